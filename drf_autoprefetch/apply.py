@@ -1,0 +1,197 @@
+"""Applying a plan: the one module that turns plans into QuerySet calls.
+
+Every ``Prefetch`` queryset starts from the related model's default manager, as
+Django's related managers do (single-valued relations from the base manager, as
+Django's descriptors do), so the optimized rows are the rows the unoptimized code
+would have read. What the QuerySet already has is kept: a user's ``Prefetch`` at the
+same place wins, and what the plan needs below it is pushed into a copy of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Manager, Model, Prefetch, QuerySet
+from django.db.models.query import ModelIterable
+from rest_framework.serializers import BaseSerializer
+
+from drf_autoprefetch.exceptions import PlanError
+from drf_autoprefetch.plan import Kind, Plan, Relation
+
+__all__ = ["apply_plan", "build_prefetches", "optimize"]
+
+Lookup = str | Prefetch
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """One prefetch of one query level: the lookup path and the relation it loads."""
+
+    through: str
+    relation: Relation
+
+    @property
+    def prefetch_to(self) -> str:
+        to_attr = self.relation.to_attr
+        if not to_attr:
+            return self.through
+        head, _, _ = self.through.rpartition("__")
+        return f"{head}__{to_attr}" if head else to_attr
+
+
+def _split(
+    relations: Iterable[Relation], taken: frozenset[str], prefix: str = ""
+) -> tuple[list[str], list[_Spec]]:
+    """The ``select_related`` paths and prefetches of one query level.
+
+    A join whose path the QuerySet already prefetches with a queryset of its own
+    becomes a prefetch, so that queryset (and its filter) keeps deciding the rows.
+    """
+    select: list[str] = []
+    specs: list[_Spec] = []
+    for relation in relations:
+        path = f"{prefix}{relation.attr}"
+        if relation.kind is Kind.JOIN and path not in taken:
+            deeper_select, deeper_specs = _split(relation.children, taken, f"{path}__")
+            select.extend(deeper_select or (path,))
+            specs.extend(deeper_specs)
+        else:
+            specs.append(_Spec(f"{prefix}{relation.lookup}", relation))
+    return select, specs
+
+
+def _user_prefetches(lookups: Sequence[Lookup]) -> frozenset[str]:
+    return frozenset(
+        lookup.prefetch_to
+        for lookup in lookups
+        if isinstance(lookup, Prefetch) and lookup.queryset is not None
+    )
+
+
+def _apply(
+    queryset: QuerySet[Any],
+    relations: Iterable[Relation],
+    annotations: Iterable[tuple[str, Any]] = (),
+) -> QuerySet[Any]:
+    existing: Sequence[Lookup] = queryset._prefetch_related_lookups
+    select, specs = _split(relations, _user_prefetches(existing))
+    if select:
+        queryset = queryset.select_related(*select)
+    missing = {name: expr for name, expr in annotations if name not in queryset.query.annotations}
+    if missing:
+        queryset = queryset.annotate(**missing)
+    if specs:
+        lookups = _merge(list(existing), specs)
+        queryset = queryset.prefetch_related(None).prefetch_related(*lookups)
+    return queryset
+
+
+def _merge(existing: list[Lookup], specs: Iterable[_Spec]) -> list[Lookup]:
+    """The plan's prefetches merged into the QuerySet's, never clashing with them."""
+    front: list[Lookup] = []
+    for spec in specs:
+        target = spec.prefetch_to
+        index = _find(existing, target)
+        if index is not None:
+            user = existing[index]
+            assert isinstance(user, Prefetch)
+            merged = _apply(user.queryset, spec.relation.children, spec.relation.annotations)
+            existing[index] = Prefetch(user.prefetch_through, queryset=merged, to_attr=user.to_attr)
+            continue
+        below = f"{target}__"
+        inner = [
+            lookup
+            for lookup in existing
+            if isinstance(lookup, Prefetch)
+            and lookup.queryset is not None
+            and lookup.prefetch_through.startswith(below)
+        ]
+        for lookup in inner:
+            existing.remove(lookup)
+        front.append(_build(spec, [_reroot(lookup, len(below)) for lookup in inner]))
+    return front + existing
+
+
+def _find(lookups: Sequence[Lookup], prefetch_to: str) -> int | None:
+    """Where the QuerySet prefetches ``prefetch_to`` with a queryset of its own."""
+    for index, lookup in enumerate(lookups):
+        if (
+            isinstance(lookup, Prefetch)
+            and lookup.queryset is not None
+            and lookup.prefetch_to == prefetch_to
+        ):
+            return index
+    return None
+
+
+def _reroot(lookup: Prefetch, cut: int) -> Prefetch:
+    return Prefetch(lookup.prefetch_through[cut:], queryset=lookup.queryset, to_attr=lookup.to_attr)
+
+
+def _base_queryset(relation: Relation) -> QuerySet[Any]:
+    if relation.queryset is not None:
+        return relation.queryset.all()  # type: ignore[no-any-return]
+    model = relation.model
+    assert model is not None
+    if relation.kind is Kind.PREFETCH:
+        return model._default_manager.all()
+    return model._base_manager.all()
+
+
+def _build(spec: _Spec, inner: Sequence[Prefetch] = ()) -> Prefetch:
+    relation = spec.relation
+    if relation.kind is Kind.GENERIC:
+        return Prefetch(spec.through)
+    queryset = _base_queryset(relation)
+    if inner:
+        queryset = queryset.prefetch_related(*inner)
+    elif relation.only is not None:
+        queryset = queryset.only(*relation.only)
+    queryset = _apply(queryset, relation.children, relation.annotations)
+    return Prefetch(spec.through, queryset=queryset, to_attr=relation.to_attr)
+
+
+def build_prefetches(plan: Plan) -> tuple[Prefetch, ...]:
+    """The root ``Prefetch`` objects of a plan, for a QuerySet that has none."""
+    _, specs = _split(plan.relations, frozenset())
+    return tuple(_build(spec) for spec in specs)
+
+
+def _check_model(queryset: QuerySet[Any], plan: Plan) -> None:
+    model: type[Model] = queryset.model
+    if model is plan.model or issubclass(model, plan.model):
+        return
+    if model._meta.concrete_model is plan.model._meta.concrete_model:
+        return
+    raise PlanError(
+        f"The plan is for {plan.model._meta.label} but the queryset holds "
+        f"{model._meta.label}; give the serializer for {model.__name__} or a queryset of "
+        f"{plan.model.__name__}."
+    )
+
+
+def apply_plan(queryset: QuerySet[Any] | Manager[Any], plan: Plan) -> QuerySet[Any]:
+    """A new QuerySet: ``queryset`` with ``plan`` merged into what it already has.
+
+    Never evaluates ``queryset``; applying the same plan twice equals applying it once.
+    """
+    if isinstance(queryset, Manager):
+        queryset = queryset.all()
+    _check_model(queryset, plan)
+    if queryset._iterable_class is not ModelIterable:  # values(), values_list()
+        return queryset
+    return _apply(queryset, plan.relations, plan.annotation_items)
+
+
+def optimize(
+    queryset: QuerySet[Any] | Manager[Any],
+    serializer_class: type[BaseSerializer[Any]],
+    *,
+    context: Mapping[str, Any] | None = None,
+) -> QuerySet[Any]:
+    """``queryset`` optimized for ``serializer_class``: ``plan_for(...).apply(queryset)``."""
+    from drf_autoprefetch.planner import plan_for
+
+    return plan_for(serializer_class, context=context).apply(queryset)  # type: ignore[arg-type]

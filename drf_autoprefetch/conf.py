@@ -1,0 +1,85 @@
+"""The ``DRF_AUTOPREFETCH`` setting, read through a typed accessor.
+
+Values are cached and refreshed on Django's ``setting_changed`` signal, so
+``override_settings`` takes effect.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, cast
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+
+__all__ = ["DEFAULTS", "settings"]
+
+SETTING_NAME = "DRF_AUTOPREFETCH"
+
+DEFAULTS: dict[str, Any] = {
+    "STRICT": False,
+    "ON_UNPLANNABLE": "warn",
+}
+
+ON_UNPLANNABLE_CHOICES = ("warn", "ignore", "raise")
+
+
+class Settings:
+    """Typed access to ``settings.DRF_AUTOPREFETCH`` with defaults filled in."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] | None = None
+
+    def _load(self) -> dict[str, Any]:
+        user = getattr(django_settings, SETTING_NAME, {}) or {}
+        if not isinstance(user, dict):
+            raise ImproperlyConfigured(f"{SETTING_NAME} must be a dict, not {user!r}.")
+        unknown = sorted(set(user) - set(DEFAULTS))
+        if unknown:
+            raise ImproperlyConfigured(
+                f"Unknown {SETTING_NAME} key {unknown[0]!r}, must be one of: "
+                f"{', '.join(sorted(DEFAULTS))}."
+            )
+        values = {**DEFAULTS, **user}
+        if values["ON_UNPLANNABLE"] not in ON_UNPLANNABLE_CHOICES:
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['ON_UNPLANNABLE'] is {values['ON_UNPLANNABLE']!r}, must be "
+                f"one of: {', '.join(repr(choice) for choice in ON_UNPLANNABLE_CHOICES)}."
+            )
+        if not isinstance(values["STRICT"], bool):
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['STRICT'] must be True or False, not {values['STRICT']!r}."
+            )
+        return values
+
+    def _get(self, name: str) -> Any:
+        if self._values is None:
+            self._values = self._load()
+        return self._values[name]
+
+    @property
+    def STRICT(self) -> bool:
+        return cast(bool, self._get("STRICT"))
+
+    @property
+    def ON_UNPLANNABLE(self) -> Literal["warn", "ignore", "raise"]:
+        return cast(Literal["warn", "ignore", "raise"], self._get("ON_UNPLANNABLE"))
+
+    def reload(self) -> None:
+        self._values = None
+
+
+settings = Settings()
+
+
+def _refresh(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTING_NAME:
+        settings.reload()
+
+
+def connect_signals() -> None:
+    from django.core.signals import setting_changed
+
+    setting_changed.connect(_refresh, dispatch_uid="drf_autoprefetch.conf")
+
+
+connect_signals()

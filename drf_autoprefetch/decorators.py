@@ -1,0 +1,80 @@
+"""``@auto_prefetch``: serializers that optimize the QuerySet they are given."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar, overload
+
+from django.apps import apps
+from django.db.models import Manager, QuerySet
+
+from drf_autoprefetch.planner import plan_for
+
+__all__ = ["auto_prefetch", "registered_serializers"]
+
+S = TypeVar("S", bound=type)
+
+_registry: list[type] = []
+_pending: list[type] = []
+
+
+def registered_serializers() -> tuple[type, ...]:
+    """Every serializer class decorated with ``@auto_prefetch``, in declaration order."""
+    return tuple(_registry)
+
+
+def _optimizable(instance: object) -> bool:
+    if isinstance(instance, Manager):
+        return True
+    return isinstance(instance, QuerySet) and instance._result_cache is None
+
+
+@overload
+def auto_prefetch(serializer_class: S, /) -> S: ...
+
+
+@overload
+def auto_prefetch(*, validate: bool = True) -> Callable[[S], S]: ...
+
+
+def auto_prefetch(serializer_class: Any = None, /, *, validate: bool = True) -> Any:
+    """Register a serializer and make ``S(queryset, many=True)`` optimize ``queryset``.
+
+    Usable bare (``@auto_prefetch``) or with options (``@auto_prefetch(validate=False)``).
+    A list, an evaluated QuerySet or a single instance is left as it is. With
+    ``validate`` (the default) the plan is built once the app registry is ready, so a
+    bad ``source`` or hint fails at start-up.
+    """
+
+    def register(cls: S) -> S:
+        original = inspect.getattr_static(cls, "many_init")
+        original_function = original.__func__
+
+        def many_init(klass: type, *args: Any, **kwargs: Any) -> Any:
+            if args and _optimizable(args[0]):
+                context = kwargs.get("context")
+                args = (plan_for(klass, context=context).apply(args[0]), *args[1:])
+            elif _optimizable(kwargs.get("instance")):
+                context = kwargs.get("context")
+                kwargs["instance"] = plan_for(klass, context=context).apply(kwargs["instance"])
+            return original_function(klass, *args, **kwargs)
+
+        many_init.__doc__ = original_function.__doc__
+        cls.many_init = classmethod(many_init)  # type: ignore[attr-defined]
+        _registry.append(cls)
+        if validate:
+            _pending.append(cls)
+            if apps.ready:
+                validate_pending()
+        return cls
+
+    if serializer_class is not None:
+        return register(serializer_class)
+    return register
+
+
+def validate_pending() -> None:
+    """Plan every decorated serializer not validated yet; a bad one raises ``PlanError``."""
+    while _pending:
+        plan_for(_pending.pop(0))
