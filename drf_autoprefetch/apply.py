@@ -81,11 +81,26 @@ def _apply(
         queryset = queryset.select_related(*select)
     missing = {name: expr for name, expr in annotations if name not in queryset.query.annotations}
     if missing:
-        queryset = queryset.annotate(**missing)
+        queryset = _keep_default_ordering(queryset, missing.values()).annotate(**missing)
     if specs:
         lookups = _merge(list(existing), specs)
         queryset = queryset.prefetch_related(None).prefetch_related(*lookups)
     return queryset
+
+
+def _keep_default_ordering(queryset: QuerySet[Any], expressions: Iterable[Any]) -> QuerySet[Any]:
+    """Spell out ``Meta.ordering`` before an aggregate turns the query into a GROUP BY.
+
+    Django ignores ``Meta.ordering`` in grouped queries; without this, an annotation
+    from hints would change the order of the rows.
+    """
+    query = queryset.query
+    ordering = queryset.model._meta.ordering
+    if query.order_by or not query.default_ordering or not ordering:
+        return queryset
+    if not any(getattr(expression, "contains_aggregate", False) for expression in expressions):
+        return queryset
+    return queryset.order_by(*ordering)
 
 
 def _merge(existing: list[Lookup], specs: Iterable[_Spec]) -> list[Lookup]:

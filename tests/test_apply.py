@@ -1,0 +1,192 @@
+"""Applying a plan: merged with what the QuerySet has, never clashing, never leaking."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection
+from django.db.models import Prefetch
+from django.test.utils import CaptureQueriesContext
+
+from drf_autoprefetch import PlanError, optimize, plan_for
+from tests.testapp import serializers as shapes
+from tests.testapp.models import Book, Category, Chapter, Country, Person, Review
+
+pytestmark = pytest.mark.django_db(databases=["default", "other"])
+
+
+def render(serializer_class, queryset):
+    return json.dumps(serializer_class(queryset, many=True).data, sort_keys=True, default=str)
+
+
+def count_queries(serializer_class, queryset):
+    with CaptureQueriesContext(connection) as captured:
+        data = render(serializer_class, queryset)
+    return len(captured), data
+
+
+def test_optimized_data_equals_unoptimized_with_optimal_queries(world):
+    naive_count, naive = count_queries(shapes.BookReviewsSerializer, Book.objects.all())
+    count, optimized = count_queries(
+        shapes.BookReviewsSerializer, optimize(Book.objects.all(), shapes.BookReviewsSerializer)
+    )
+
+    assert optimized == naive
+    assert count == plan_for(shapes.BookReviewsSerializer).query_count == 2
+    assert naive_count > count
+
+
+def test_apply_keeps_a_plain_prefetch_string(world):
+    queryset = Book.objects.prefetch_related("reviews")
+
+    count, data = count_queries(
+        shapes.BookReviewsSerializer, optimize(queryset, shapes.BookReviewsSerializer)
+    )
+
+    assert data == render(shapes.BookReviewsSerializer, Book.objects.all())
+    assert count == 2
+
+
+def test_apply_keeps_a_deeper_plain_prefetch_string(world):
+    queryset = Book.objects.prefetch_related("reviews__reviewer")
+
+    count, data = count_queries(
+        shapes.BookReviewsSerializer, optimize(queryset, shapes.BookReviewsSerializer)
+    )
+
+    assert data == render(shapes.BookReviewsSerializer, Book.objects.all())
+    assert count == 2
+
+
+def test_users_filtered_prefetch_wins_and_gets_the_nested_joins(world):
+    good = Review.objects.filter(rating__gte=4)
+    queryset = Book.objects.prefetch_related(Prefetch("reviews", queryset=good))
+
+    count, data = count_queries(
+        shapes.BookReviewsSerializer, optimize(queryset, shapes.BookReviewsSerializer)
+    )
+
+    expected = render(shapes.BookReviewsSerializer, queryset)
+    assert data == expected
+    assert count == 2
+    assert all(
+        review["rating"] >= 4 for book in json.loads(data) for review in book["reviews"]
+    )
+
+
+def test_users_prefetch_with_to_attr_is_kept_beside_the_plans_own(world):
+    good = Review.objects.filter(rating__gte=4)
+    queryset = Book.objects.prefetch_related(
+        Prefetch("reviews", queryset=good, to_attr="good_reviews")
+    )
+    optimized = optimize(queryset, shapes.BookReviewsSerializer)
+
+    lookups = [lookup.prefetch_to for lookup in optimized._prefetch_related_lookups]
+    assert lookups == ["reviews", "good_reviews"]
+    count, data = count_queries(shapes.BookReviewsSerializer, optimized)
+    assert data == render(shapes.BookReviewsSerializer, Book.objects.all())
+    assert count == 3
+    book = optimized.first()
+    assert all(review.rating >= 4 for review in book.good_reviews)
+
+
+def test_users_deeper_prefetch_is_moved_inside_the_plans_prefetch(world):
+    queryset = Book.objects.prefetch_related(
+        Prefetch("reviews__reviewer", queryset=Person.objects.filter(name__startswith="P"))
+    )
+    optimized = optimize(queryset, shapes.BookReviewsSerializer)
+
+    (outer,) = optimized._prefetch_related_lookups
+    (inner,) = outer.queryset._prefetch_related_lookups
+    assert (outer.prefetch_to, inner.prefetch_to) == ("reviews", "reviewer")
+    assert render(shapes.BookReviewsSerializer, optimized) == render(
+        shapes.BookReviewsSerializer, queryset
+    )
+
+
+def test_users_prefetch_of_a_joined_relation_is_not_overridden_by_a_join(world):
+    only_some = Category.objects.filter(name__contains="1")
+    queryset = Book.objects.prefetch_related(Prefetch("category", queryset=only_some))
+    optimized = optimize(queryset, shapes.BookTitleSerializer)
+
+    assert optimized.query.select_related is False
+    assert render(shapes.BookTitleSerializer, optimized) == render(
+        shapes.BookTitleSerializer, queryset
+    )
+
+
+def test_select_related_already_there_is_kept(world):
+    queryset = Book.objects.select_related("editor")
+    optimized = optimize(queryset, shapes.BookEditorSerializer)
+
+    assert optimized.query.select_related == {
+        "category": {},
+        "editor": {"address": {"city": {"country": {}}}},
+    }
+
+
+def test_applying_twice_equals_applying_once(world):
+    plan = plan_for(shapes.CountryTreeSerializer)
+    once = plan.apply(Country.objects.all())
+    twice = plan.apply(once)
+
+    assert str(twice.query) == str(once.query)
+    assert len(twice._prefetch_related_lookups) == len(once._prefetch_related_lookups)
+    with CaptureQueriesContext(connection) as captured:
+        data = render(shapes.CountryTreeSerializer, twice)
+    assert len(captured) == plan.query_count
+    assert data == render(shapes.CountryTreeSerializer, Country.objects.all())
+
+
+def test_apply_never_evaluates_the_queryset(world):
+    queryset = Book.objects.all()
+    with CaptureQueriesContext(connection) as captured:
+        optimize(queryset, shapes.BookDepthSerializer)
+
+    assert len(captured) == 0
+    assert queryset._result_cache is None
+
+
+def test_soft_deleted_related_rows_stay_hidden(world):
+    Review.all_objects.update(deleted=True)
+
+    data = render(
+        shapes.BookReviewsSerializer, optimize(Book.objects.all(), shapes.BookReviewsSerializer)
+    )
+
+    assert all(book["reviews"] == [] for book in json.loads(data))
+
+
+def test_values_querysets_are_left_alone(world):
+    queryset = Book.objects.values("id")
+
+    assert optimize(queryset, shapes.BookDepthSerializer) is queryset
+
+
+def test_queryset_of_another_model_is_rejected():
+    with pytest.raises(PlanError) as excinfo:
+        optimize(Chapter.objects.all(), shapes.BookDepthSerializer)
+
+    assert str(excinfo.value) == (
+        "The plan is for testapp.Book but the queryset holds testapp.Chapter; give the "
+        "serializer for Chapter or a queryset of Book."
+    )
+
+
+def test_prefetches_follow_the_root_database():
+    category = Category.objects.using("other").create(name="Other", slug="other")
+    reviewer = Person.objects.using("other").create(name="Reviewer")
+    for number in range(3):
+        book = Book.objects.using("other").create(
+            title=f"Book {number}", isbn=f"isbn-{number}", category=category
+        )
+        Review.objects.using("other").create(book=book, reviewer=reviewer, rating=5, body="ok")
+
+    queryset = optimize(Book.objects.using("other"), shapes.BookReviewsSerializer)
+    with CaptureQueriesContext(connection) as default_queries:
+        data = render(shapes.BookReviewsSerializer, queryset)
+
+    assert len(default_queries) == 0
+    assert len(json.loads(data)) == 3
+    assert data == render(shapes.BookReviewsSerializer, Book.objects.using("other"))

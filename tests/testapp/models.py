@@ -1,0 +1,272 @@
+"""Models covering every relation kind the planner has to understand.
+
+Geography gives a forward foreign-key chain (Passport -> Person -> Address -> City ->
+Country); books give reverse foreign keys, many-to-many both ways, soft-deleted rows
+and orderings; clubs give a many-to-many with an explicit ``through`` model; comments
+give a generic foreign key; places give multi-table inheritance.
+"""
+
+from __future__ import annotations
+
+from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Manager
+
+from drf_autoprefetch import hints
+
+
+class AliveManager(Manager):
+    """Default manager that hides soft-deleted rows, as related managers will too."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted=False)
+
+
+class Country(models.Model):
+    code = models.CharField(max_length=8, unique=True)
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class City(models.Model):
+    name = models.CharField(max_length=100)
+    country = models.ForeignKey(Country, models.CASCADE, related_name="cities")
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class Address(models.Model):
+    street = models.CharField(max_length=100)
+    # No related_name: the reverse accessor is ``City.address_set``.
+    city = models.ForeignKey(City, models.CASCADE)
+
+    class Meta:
+        # Ordered on a related model's column: prefetch order matters.
+        ordering = ["city__name", "street", "id"]
+
+    def __str__(self):
+        return self.street
+
+
+class Person(models.Model):
+    name = models.CharField(max_length=100)
+    address = models.ForeignKey(
+        Address, models.SET_NULL, null=True, blank=True, related_name="residents"
+    )
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    @hints(select_related=["address__city"])
+    def city_name(self):
+        """Reads two relations, declared with a hint."""
+        if self.address is None:
+            return None
+        return self.address.city.name
+
+
+class Passport(models.Model):
+    person = models.OneToOneField(Person, models.CASCADE, related_name="passport")
+    number = models.CharField(max_length=20, unique=True)
+    issued_by = models.ForeignKey(Country, models.CASCADE, related_name="passports")
+
+    class Meta:
+        ordering = ["number"]
+
+    def __str__(self):
+        return self.number
+
+
+class Locker(models.Model):
+    number = models.PositiveIntegerField(unique=True)
+    person = models.OneToOneField(
+        Person, models.SET_NULL, null=True, blank=True, related_name="locker"
+    )
+
+    class Meta:
+        ordering = ["number"]
+
+    def __str__(self):
+        return f"Locker {self.number}"
+
+
+class Category(models.Model):
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(unique=True)
+    parent = models.ForeignKey(
+        "self", models.CASCADE, null=True, blank=True, related_name="children"
+    )
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class Label(models.Model):
+    name = models.CharField(max_length=50, unique=True)
+    deleted = models.BooleanField(default=False)
+
+    objects = AliveManager()
+    all_objects = Manager()  # noqa: DJ012 (a second manager, not a field)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Comment(models.Model):
+    content_type = models.ForeignKey(ContentType, models.CASCADE)
+    object_id = models.PositiveIntegerField()
+    content_object = GenericForeignKey("content_type", "object_id")
+    author = models.ForeignKey(Person, models.CASCADE, related_name="comments")
+    text = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["content_type", "object_id"])]
+
+    def __str__(self):
+        return self.text
+
+
+class Book(models.Model):
+    title = models.CharField(max_length=200)
+    isbn = models.CharField(max_length=20, unique=True)
+    category = models.ForeignKey(Category, models.PROTECT, related_name="books")
+    editor = models.ForeignKey(
+        Person, models.SET_NULL, null=True, blank=True, related_name="edited_books"
+    )
+    authors = models.ManyToManyField(Person, related_name="books", blank=True)
+    labels = models.ManyToManyField(Label, related_name="books", blank=True)
+    comments = GenericRelation(Comment)
+
+    class Meta:
+        ordering = ["title", "id"]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def display_title(self):
+        return f"{self.title} [{self.isbn}]"
+
+    @hints(prefetch_related=["authors"])
+    def author_names(self):
+        return ", ".join(author.name for author in self.authors.all())
+
+
+class Chapter(models.Model):
+    book = models.ForeignKey(Book, models.CASCADE, related_name="chapters")
+    number = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["book", "number"], name="unique_chapter_number"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+
+class Review(models.Model):
+    book = models.ForeignKey(Book, models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(Person, models.CASCADE, related_name="reviews")
+    rating = models.PositiveSmallIntegerField()
+    body = models.CharField(max_length=200)
+    deleted = models.BooleanField(default=False)
+
+    objects = AliveManager()
+    all_objects = Manager()  # noqa: DJ012 (a second manager, not a field)
+
+    class Meta:
+        # Descending, then on a related model's column.
+        ordering = ["-rating", "reviewer__name", "id"]
+
+    def __str__(self):
+        return self.body
+
+
+class Club(models.Model):
+    name = models.CharField(max_length=100)
+    members = models.ManyToManyField(
+        Person,
+        through="Membership",
+        through_fields=("club", "person"),
+        related_name="clubs",
+        blank=True,
+    )
+    comments = GenericRelation(Comment)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(models.Model):
+    person = models.ForeignKey(Person, models.CASCADE, related_name="memberships")
+    # No related_name: the reverse accessor is ``Club.membership_set``.
+    club = models.ForeignKey(Club, models.CASCADE)
+    role = models.CharField(max_length=50)
+    joined = models.DateField()
+    invited_by = models.ForeignKey(
+        Person, models.SET_NULL, null=True, blank=True, related_name="invitations"
+    )
+
+    class Meta:
+        ordering = ["-joined", "id"]
+
+    def __str__(self):
+        return f"{self.person_id} in {self.club_id}"
+
+
+class Place(models.Model):
+    name = models.CharField(max_length=100)
+    city = models.ForeignKey(City, models.CASCADE, related_name="places")
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class Restaurant(Place):
+    serves_pizza = models.BooleanField(default=False)
+    chef = models.ForeignKey(
+        Person, models.SET_NULL, null=True, blank=True, related_name="restaurants"
+    )
+
+
+class Dish(models.Model):
+    restaurant = models.ForeignKey(Restaurant, models.CASCADE, related_name="dishes")
+    name = models.CharField(max_length=100)
+    price = models.DecimalField(max_digits=6, decimal_places=2)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name_plural = "dishes"
+
+    def __str__(self):
+        return self.name
