@@ -22,7 +22,7 @@ from drf_autoprefetch.plan import Kind, Plan, Relation
 
 __all__ = ["apply_plan", "build_prefetches", "optimize"]
 
-Lookup = str | Prefetch
+Lookup = str | Prefetch[Any]
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def _apply(
     relations: Iterable[Relation],
     annotations: Iterable[tuple[str, Any]] = (),
 ) -> QuerySet[Any]:
-    existing: Sequence[Lookup] = queryset._prefetch_related_lookups
+    existing: Sequence[Lookup] = queryset._prefetch_related_lookups  # type: ignore[attr-defined]
     select, specs = _split(relations, _user_prefetches(existing))
     if select:
         queryset = queryset.select_related(*select)
@@ -100,7 +100,8 @@ def _keep_default_ordering(queryset: QuerySet[Any], expressions: Iterable[Any]) 
         return queryset
     if not any(getattr(expression, "contains_aggregate", False) for expression in expressions):
         return queryset
-    return queryset.order_by(*ordering)
+    ordered: QuerySet[Any] = queryset.order_by(*ordering)
+    return ordered
 
 
 def _merge(existing: list[Lookup], specs: Iterable[_Spec]) -> list[Lookup]:
@@ -112,6 +113,7 @@ def _merge(existing: list[Lookup], specs: Iterable[_Spec]) -> list[Lookup]:
         if index is not None:
             user = existing[index]
             assert isinstance(user, Prefetch)
+            assert user.queryset is not None
             merged = _apply(user.queryset, spec.relation.children, spec.relation.annotations)
             existing[index] = Prefetch(user.prefetch_through, queryset=merged, to_attr=user.to_attr)
             continue
@@ -141,21 +143,22 @@ def _find(lookups: Sequence[Lookup], prefetch_to: str) -> int | None:
     return None
 
 
-def _reroot(lookup: Prefetch, cut: int) -> Prefetch:
+def _reroot(lookup: Prefetch[Any], cut: int) -> Prefetch[Any]:
     return Prefetch(lookup.prefetch_through[cut:], queryset=lookup.queryset, to_attr=lookup.to_attr)
 
 
 def _base_queryset(relation: Relation) -> QuerySet[Any]:
     if relation.queryset is not None:
-        return relation.queryset.all()  # type: ignore[no-any-return]
+        user_queryset: QuerySet[Any] = relation.queryset.all()
+        return user_queryset
     model = relation.model
     assert model is not None
-    if relation.kind is Kind.PREFETCH:
-        return model._default_manager.all()
-    return model._base_manager.all()
+    manager = model._default_manager if relation.kind is Kind.PREFETCH else model._base_manager
+    queryset: QuerySet[Any] = manager.all()
+    return queryset
 
 
-def _build(spec: _Spec, inner: Sequence[Prefetch] = ()) -> Prefetch:
+def _build(spec: _Spec, inner: Sequence[Prefetch[Any]] = ()) -> Prefetch[Any]:
     relation = spec.relation
     if relation.kind is Kind.GENERIC:
         return Prefetch(spec.through)
@@ -168,7 +171,7 @@ def _build(spec: _Spec, inner: Sequence[Prefetch] = ()) -> Prefetch:
     return Prefetch(spec.through, queryset=queryset, to_attr=relation.to_attr)
 
 
-def build_prefetches(plan: Plan) -> tuple[Prefetch, ...]:
+def build_prefetches(plan: Plan) -> tuple[Prefetch[Any], ...]:
     """The root ``Prefetch`` objects of a plan, for a QuerySet that has none."""
     _, specs = _split(plan.relations, frozenset())
     return tuple(_build(spec) for spec in specs)

@@ -173,7 +173,7 @@ class Plan:
         return join_paths(self.relations)
 
     @cached_property
-    def prefetches(self) -> tuple[Prefetch, ...]:
+    def prefetches(self) -> tuple[Prefetch[Any], ...]:
         """The root query's ``Prefetch`` objects, each carrying its nested plan."""
         from drf_autoprefetch.apply import build_prefetches
 

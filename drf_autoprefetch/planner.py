@@ -71,14 +71,14 @@ def model_attrs(model: type[Model]) -> Mapping[str, _Attr]:
     return found
 
 
-def _relation_attr(field: Any) -> tuple[str | None, _Attr]:
+def _relation_attr(field: Any) -> tuple[Any, _Attr]:
     related = field.related_model
     if isinstance(field, GenericForeignKey):
         return field.name, _Attr(Kind.GENERIC)
     if isinstance(field, GenericRelation):
         ct_field = related._meta.get_field(field.content_type_field_name)
-        columns = (related._meta.pk.attname, field.object_id_field_name, ct_field.attname)
-        return field.name, _Attr(Kind.PREFETCH, related, id_columns=columns)
+        generic_columns = (related._meta.pk.attname, field.object_id_field_name, ct_field.attname)
+        return field.name, _Attr(Kind.PREFETCH, related, id_columns=generic_columns)
     if field.auto_created and not field.concrete:  # reverse side of a relation
         name = field.get_accessor_name()
         if field.one_to_one:
@@ -513,7 +513,7 @@ def plan_for(
     Computed once per serializer class (and per field selection, for serializers whose
     fields depend on their context) and cached.
     """
-    plan = _static.get(serializer_class)  # type: ignore[arg-type]
+    plan = _static.get(serializer_class)
     if plan is None:
         plan = _plan_uncached(serializer_class, context)
     return _enforce(plan)
@@ -522,7 +522,8 @@ def plan_for(
 def _plan_uncached(serializer_class: type, context: Mapping[str, Any] | None) -> Plan:
     if not (isinstance(serializer_class, type) and issubclass(serializer_class, Field)):
         raise TypeError(f"plan_for() takes a serializer class, not {serializer_class!r}.")
-    serializer = serializer_class(context=dict(context or {}))
+    factory: Any = serializer_class
+    serializer: Any = factory(context=dict(context or {}))
     key = None
     if serializer_class in _dynamic_classes:
         key = _signature(serializer)
