@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from django.db.models import Manager, Model, Prefetch, QuerySet
 from django.db.models.query import ModelIterable
@@ -22,7 +22,7 @@ from drf_autoprefetch.plan import Kind, Plan, Relation
 
 __all__ = ["apply_plan", "build_prefetches", "optimize"]
 
-Lookup = str | Prefetch[Any]
+Lookup: TypeAlias = "str | Prefetch[Any]"
 
 
 @dataclass(frozen=True)
@@ -161,7 +161,12 @@ def _base_queryset(relation: Relation) -> QuerySet[Any]:
 def _build(spec: _Spec, inner: Sequence[Prefetch[Any]] = ()) -> Prefetch[Any]:
     relation = spec.relation
     if relation.kind is Kind.GENERIC:
-        return Prefetch(spec.through)
+        if relation.queryset:  # from a GenericPrefetch in hints (Django >= 5.0)
+            from django.contrib.contenttypes.prefetch import GenericPrefetch
+
+            querysets = [queryset.all() for queryset in relation.queryset]
+            return GenericPrefetch(spec.through, querysets, to_attr=relation.to_attr)
+        return Prefetch(spec.through, to_attr=relation.to_attr)
     queryset = _base_queryset(relation)
     if inner:
         queryset = queryset.prefetch_related(*inner)

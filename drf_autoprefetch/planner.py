@@ -393,13 +393,17 @@ class _Planner:
         self._check_prefetch(prefetch, current, attr, walk, owner)
         target = current.relation(prefetch.to_attr or last, attr, lookup=last)
         target.rows_read = True
-        if prefetch.queryset is not None:
+        if attr.kind is Kind.GENERIC:  # GenericPrefetch: one queryset per content type
+            target.queryset = tuple(prefetch.querysets)
+        elif prefetch.queryset is not None:
             target.queryset = prefetch.queryset
 
     def _check_prefetch(
         self, prefetch: Any, draft: _Draft, attr: _Attr, walk: _Walk, owner: str
     ) -> None:
         where = f"{walk.where()}: Prefetch({prefetch.prefetch_through!r}) in the hints of {owner}"
+        if attr.kind is Kind.GENERIC and hasattr(prefetch, "querysets"):
+            return
         if attr.kind is not Kind.PREFETCH:
             raise PlanError(
                 f"{where} names a single-valued relation; use select_related="

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import django
 import pytest
 from django.db import connection
 from django.db.models import Prefetch
@@ -70,9 +71,7 @@ def test_users_filtered_prefetch_wins_and_gets_the_nested_joins(world):
     expected = render(shapes.BookReviewsSerializer, queryset)
     assert data == expected
     assert count == 2
-    assert all(
-        review["rating"] >= 4 for book in json.loads(data) for review in book["reviews"]
-    )
+    assert all(review["rating"] >= 4 for book in json.loads(data) for review in book["reviews"])
 
 
 def test_users_prefetch_with_to_attr_is_kept_beside_the_plans_own(world):
@@ -190,3 +189,54 @@ def test_prefetches_follow_the_root_database():
     assert len(default_queries) == 0
     assert len(json.loads(data)) == 3
     assert data == render(shapes.BookReviewsSerializer, Book.objects.using("other"))
+
+
+needs_generic_prefetch = pytest.mark.skipif(
+    django.VERSION < (5, 0), reason="GenericPrefetch arrived in Django 5.0"
+)
+
+
+def _comment_target_serializer():
+    from django.contrib.contenttypes.prefetch import GenericPrefetch
+    from rest_framework import serializers
+
+    from drf_autoprefetch import hints
+    from tests.testapp.models import Club, Comment
+
+    class CommentTargetSerializer(serializers.ModelSerializer):
+        target = serializers.SerializerMethodField()
+
+        class Meta:
+            model = Comment
+            fields = ["id", "target"]
+
+        @hints(
+            prefetch_related=[
+                GenericPrefetch(
+                    "content_object",
+                    [Book.objects.select_related("category"), Club.objects.all()],
+                )
+            ]
+        )
+        def get_target(self, comment):
+            target = comment.content_object
+            if isinstance(target, Book):
+                return f"book {target.title} in {target.category.name}"
+            return f"club {target.name}"
+
+    return CommentTargetSerializer
+
+
+@needs_generic_prefetch
+def test_generic_prefetch_hint_joins_inside_each_content_type(world):
+    from tests.testapp.models import Comment
+
+    serializer_class = _comment_target_serializer()
+    plan = plan_for(serializer_class)
+
+    count, data = count_queries(serializer_class, optimize(Comment.objects.all(), serializer_class))
+
+    assert data == render(serializer_class, Comment.objects.all())
+    assert count == 3  # comments, then one query per content type (books with categories, clubs)
+    (prefetch,) = plan.prefetches
+    assert [qs.query.select_related for qs in prefetch.querysets] == [{"category": {}}, False]

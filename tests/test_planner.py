@@ -260,7 +260,11 @@ class BookWithGoodReviewsSerializer(serializers.ModelSerializer):
 
     @hints(
         prefetch_related=[
-            Prefetch("reviews", queryset=Review.objects.filter(rating__gte=4), to_attr="good_reviews")
+            Prefetch(
+                "reviews",
+                queryset=Review.objects.filter(rating__gte=4),
+                to_attr="good_reviews",
+            )
         ]
     )
     def get_good_count(self, obj):
