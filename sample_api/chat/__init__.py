@@ -1,0 +1,1 @@
+"""Chat rooms, their participants and messages."""

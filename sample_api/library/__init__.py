@@ -1,0 +1,1 @@
+"""Books, their authors, publishers and reviews: the classic prefetch example."""

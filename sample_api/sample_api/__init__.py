@@ -1,0 +1,1 @@
+"""A small REST API whose nested endpoints drf_autoprefetch optimizes."""
