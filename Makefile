@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXTRAS ?= test,postgresql,mysql,lint,docs
 STAMP := $(VENV)/.installed
+# An extra requirement installed with the project, e.g. DJANGO_SPEC="Django>=4.2,<5.0".
+DJANGO_SPEC ?=
 
 .PHONY: help venv demo serve test test-sample lint docs bench clean
 
@@ -19,7 +21,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]" $(if $(DJANGO_SPEC),"$(DJANGO_SPEC)")
 	@touch $@
 
 venv: $(STAMP)
@@ -40,10 +42,13 @@ test: $(STAMP)
 test-sample: $(STAMP)
 	cd sample_api && ../$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# All three run even when one fails, so a single run shows every problem.
 lint: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
+	@status=0; \
+	echo "$(BIN)/ruff check ."; $(BIN)/ruff check . || status=1; \
+	echo "$(BIN)/ruff format --check ."; $(BIN)/ruff format --check . || status=1; \
+	echo "$(BIN)/mypy"; $(BIN)/mypy || status=1; \
+	exit $$status
 
 docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html

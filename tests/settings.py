@@ -42,7 +42,9 @@ def _database(alias: str) -> dict[str, Any]:
             "OPTIONS": {"charset": "utf8mb4"},
             "TEST": {"NAME": f"test_{name}_{alias}", "CHARSET": "utf8mb4"},
         }
-    raise ValueError(f"DB_BACKEND={DB_BACKEND!r} is not supported; use sqlite, postgresql or mysql.")
+    raise ValueError(
+        f"DB_BACKEND={DB_BACKEND!r} is not supported; use sqlite, postgresql or mysql."
+    )
 
 
 DATABASES = {"default": _database("default"), "other": _database("other")}
