@@ -433,7 +433,7 @@ def _member_kind(member: object) -> str:
 
 def _is_dynamic(cls: type) -> bool:
     for klass in cls.__mro__:
-        if klass.__module__.startswith("rest_framework."):
+        if not issubclass(klass, Field) or klass.__module__.startswith("rest_framework."):
             continue
         if any(name in vars(klass) for name in _DYNAMIC_MEMBERS):
             return True

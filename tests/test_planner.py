@@ -392,3 +392,14 @@ def test_context_dependent_fields_get_one_plan_per_selection():
     assert with_editor.select_related == ("editor",)
     assert without.select_related == ()
     assert plan_for(FieldsFromContextSerializer, context={"with_editor": True}) is with_editor
+
+
+def test_static_serializer_is_planned_once_whatever_the_context():
+    from drf_autoprefetch import planner
+
+    first = plan_for(shapes.BookDepthSerializer, context={"request": None})
+    again = plan_for(shapes.BookDepthSerializer, context={"other": 1})
+
+    assert again is first
+    assert planner.build_count == 1
+    assert shapes.BookDepthSerializer not in planner._dynamic_classes
