@@ -10,9 +10,11 @@ same place wins, and what the plan needs below it is pushed into a copy of it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeAlias
 
+import django
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Manager, Model, Prefetch, QuerySet
 from django.db.models.query import ModelIterable
 from rest_framework.serializers import BaseSerializer
@@ -82,10 +84,35 @@ def _apply(
     missing = {name: expr for name, expr in annotations if name not in queryset.query.annotations}
     if missing:
         queryset = _keep_default_ordering(queryset, missing.values()).annotate(**missing)
+    specs = _generic_specs_for(queryset, specs)
     if specs:
         lookups = _merge(list(existing), specs)
         queryset = queryset.prefetch_related(None).prefetch_related(*lookups)
     return queryset
+
+
+def _generic_specs_for(queryset: QuerySet[Any], specs: list[_Spec]) -> list[_Spec]:
+    """Generic foreign keys read on another database than the default one.
+
+    Since Django 5.1, prefetching a generic foreign key loads its targets from the
+    default database whatever the instances' database, while reading it row by row
+    follows the instance: off the default database such a relation is left to the
+    lazy path, unless hints gave it querysets, which then follow the root's database.
+    """
+    if not any(spec.relation.kind is Kind.GENERIC for spec in specs):
+        return specs
+    alias = queryset.db
+    if alias == DEFAULT_DB_ALIAS or django.VERSION < (5, 1):
+        return specs
+    kept: list[_Spec] = []
+    for spec in specs:
+        relation = spec.relation
+        if relation.kind is not Kind.GENERIC:
+            kept.append(spec)
+        elif relation.queryset:
+            querysets = tuple(each.using(alias) for each in relation.queryset)
+            kept.append(_Spec(spec.through, replace(relation, queryset=querysets)))
+    return kept
 
 
 def _keep_default_ordering(queryset: QuerySet[Any], expressions: Iterable[Any]) -> QuerySet[Any]:

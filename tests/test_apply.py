@@ -240,3 +240,22 @@ def test_generic_prefetch_hint_joins_inside_each_content_type(world):
     assert count == 3  # comments, then one query per content type (books with categories, clubs)
     (prefetch,) = plan.prefetches
     assert [qs.query.select_related for qs in prefetch.querysets] == [{"category": {}}, False]
+
+
+def test_generic_foreign_key_off_the_default_database_gives_the_right_targets(make_world):
+    from django.db import connections
+
+    from tests.testapp.models import Comment
+
+    make_world(2, using="other")
+    queryset = optimize(Comment.objects.using("other"), shapes.CommentWithTargetSerializer)
+
+    with CaptureQueriesContext(connection) as default_queries:
+        data = render(shapes.CommentWithTargetSerializer, queryset)
+
+    assert len(default_queries) == 0
+    assert data == render(shapes.CommentWithTargetSerializer, Comment.objects.using("other"))
+    with CaptureQueriesContext(connections["other"]) as other_queries:
+        render(shapes.CommentWithTargetSerializer, queryset.all())
+    expected = 3 if django.VERSION < (5, 1) else 1 + Comment.objects.using("other").count()
+    assert len(other_queries) == expected
