@@ -25,7 +25,7 @@ from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.hinting import Hints, get_hints
 from drf_autoprefetch.plan import Kind, Plan, Relation
 
-__all__ = ["clear_cache", "plan_for"]
+__all__ = ["build_plan", "clear_cache", "plan_for"]
 
 logger = logging.getLogger(__name__)
 

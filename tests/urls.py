@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from tests.testapp import views
 
@@ -12,4 +12,5 @@ urlpatterns = [
     path("cities/<int:pk>/", views.CityDetail.as_view(), name="city-detail"),
     path("addresses/<int:pk>/", views.AddressDetail.as_view(), name="address-detail"),
     path("people/<int:pk>/", views.PersonDetail.as_view(), name="person-detail"),
+    path("api/", include("tests.views")),
 ]

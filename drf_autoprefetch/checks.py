@@ -1,0 +1,73 @@
+"""System checks: every serializer a view or ``@auto_prefetch`` uses must plan cleanly.
+
+Registered in :meth:`drf_autoprefetch.apps.DrfAutoprefetchConfig.ready` with the tag
+``drf_autoprefetch``; run with ``manage.py check`` (``--tag drf_autoprefetch`` for
+these alone). Ids are documented in ``docs/checks.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig
+from django.core import checks
+
+from drf_autoprefetch import conf
+from drf_autoprefetch.discovery import (
+    SerializerClass,
+    describe_failure,
+    discover,
+    dotted_path,
+    plan_unenforced,
+    unique_serializers,
+)
+from drf_autoprefetch.exceptions import PlanError
+
+__all__ = ["check_plans"]
+
+TAG = "drf_autoprefetch"
+
+E001_HINT = (
+    "Fix the field's source, or the @hints(...) named in the message; then review the "
+    "plan with 'manage.py prefetch_plans {path}'."
+)
+W001_HINT = (
+    "Decorate the method or property with @hints(...) naming what it reads, or set "
+    "DRF_AUTOPREFETCH['ON_UNPLANNABLE'] = 'ignore'."
+)
+W002_HINT = (
+    "Let the serializer build its fields from an empty context (read the request with "
+    "self.context.get('request')), so that its plan can be checked at start-up."
+)
+
+
+def check_plans(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Plan the serializer of every generic view in the URLconf and every
+    ``@auto_prefetch`` serializer; report bad sources, bad hints and unplannable fields.
+    """
+    messages: list[checks.CheckMessage] = []
+    for serializer in unique_serializers(discover()):
+        messages.extend(check_serializer(serializer))
+    return messages
+
+
+def check_serializer(serializer: SerializerClass) -> list[checks.CheckMessage]:
+    """The check messages for one serializer class."""
+    path = dotted_path(serializer)
+    try:
+        plan = plan_unenforced(serializer)
+    except PlanError as exc:
+        hint = E001_HINT.format(path=path)
+        return [checks.Error(str(exc), hint=hint, obj=serializer, id=f"{TAG}.E001")]
+    except Exception as exc:
+        message = f"{path} {describe_failure(exc)}"
+        return [checks.Warning(message, hint=W002_HINT, obj=serializer, id=f"{TAG}.W002")]
+    if conf.settings.ON_UNPLANNABLE == "ignore":
+        return []
+    return [
+        checks.Warning(warning, hint=W001_HINT, obj=serializer, id=f"{TAG}.W001")
+        for warning in plan.warnings
+    ]

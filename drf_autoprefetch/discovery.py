@@ -1,0 +1,207 @@
+"""Finding the serializers to plan: generic views in the URLconf, and ``@auto_prefetch``.
+
+Used by the system checks and by ``manage.py prefetch_plans``. Nothing here runs a
+request: a view's serializer class is read from an instance built without one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias, TypeGuard
+
+from django.conf import settings
+from django.db.models import Model
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.generics import GenericAPIView
+from rest_framework.serializers import BaseSerializer
+from rest_framework.viewsets import ViewSetMixin
+
+from drf_autoprefetch.exceptions import PlanError
+from drf_autoprefetch.plan import Plan
+from drf_autoprefetch.planner import build_plan
+
+__all__ = [
+    "SerializerClass",
+    "Target",
+    "describe_failure",
+    "discover",
+    "dotted_path",
+    "is_serializer_class",
+    "is_view_class",
+    "plan_unenforced",
+    "serializer_for",
+    "serializer_target",
+    "unique",
+    "unique_serializers",
+    "view_targets",
+]
+
+#: The actions a router maps for a ``ModelViewSet``, in the router's order.
+STANDARD_ACTIONS = ("list", "create", "retrieve", "update", "partial_update", "destroy")
+
+SerializerClass: TypeAlias = "type[BaseSerializer[Any]]"
+
+
+def dotted_path(obj: type) -> str:
+    """``module.QualName`` of a class, as ``import_string`` takes it."""
+    return f"{obj.__module__}.{obj.__qualname__}"
+
+
+def is_serializer_class(obj: object) -> TypeGuard[SerializerClass]:
+    return isinstance(obj, type) and issubclass(obj, BaseSerializer)
+
+
+def is_view_class(obj: object) -> TypeGuard[type[GenericAPIView[Any]]]:
+    return isinstance(obj, type) and issubclass(obj, GenericAPIView)
+
+
+def has_model(serializer_class: type) -> bool:
+    """Whether ``serializer_class`` names a model to plan for (``Meta.model``)."""
+    model = getattr(getattr(serializer_class, "Meta", None), "model", None)
+    return isinstance(model, type) and issubclass(model, Model)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One serializer to plan, and where it is used.
+
+    ``target`` is the dotted path of the view (or of the serializer itself, for an
+    ``@auto_prefetch`` serializer); ``action`` is the viewset action, or ``None``.
+    """
+
+    target: str
+    action: str | None
+    serializer: SerializerClass
+
+    @property
+    def serializer_path(self) -> str:
+        return dotted_path(self.serializer)
+
+    def plan(self) -> Plan:
+        """The serializer's plan, warnings included whatever ``ON_UNPLANNABLE`` says.
+
+        Raises ``PlanError`` for a bad ``source`` or hint, and whatever the serializer
+        raises when it is built without a request.
+        """
+        return plan_unenforced(self.serializer)
+
+
+def plan_unenforced(serializer_class: SerializerClass) -> Plan:
+    """Plan ``serializer_class`` with an empty context, without caching or logging."""
+    factory: Any = serializer_class
+    plan, _ = build_plan(factory(context={}))
+    return plan
+
+
+# ----------------------------------------------------------------------- views
+
+
+@dataclass(frozen=True)
+class _Route:
+    """A view class as one URL pattern serves it."""
+
+    view: type[GenericAPIView[Any]]
+    actions: tuple[str | None, ...]
+    initkwargs: tuple[tuple[str, Any], ...]
+
+
+def _patterns(patterns: Iterable[URLPattern | URLResolver]) -> Iterator[URLPattern]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _patterns(pattern.url_patterns)
+        else:
+            yield pattern
+
+
+def _route(pattern: URLPattern) -> _Route | None:
+    callback = pattern.callback
+    view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+    if not is_view_class(view):
+        return None
+    actions: Mapping[str, str] | None = getattr(callback, "actions", None)
+    initkwargs = getattr(callback, "initkwargs", None) or {}
+    names = tuple(dict.fromkeys(actions.values())) if actions else (None,)
+    return _Route(view, names, tuple(initkwargs.items()))
+
+
+def _url_routes(urlconf: str | None = None) -> list[_Route]:
+    if urlconf is None and not hasattr(settings, "ROOT_URLCONF"):
+        return []
+    routes = (_route(pattern) for pattern in _patterns(get_resolver(urlconf).url_patterns))
+    return [route for route in routes if route is not None]
+
+
+def _unrouted(view: type[GenericAPIView[Any]]) -> list[_Route]:
+    """The routes a view class would get, for one that the URLconf does not serve."""
+    if not issubclass(view, ViewSetMixin):
+        return [_Route(view, (None,), ())]
+    routes = [_Route(view, tuple(a for a in STANDARD_ACTIONS if hasattr(view, a)), ())]
+    for extra in view.get_extra_actions():
+        initkwargs: dict[str, Any] = getattr(extra, "kwargs", {})
+        routes.append(_Route(view, (extra.__name__,), tuple(initkwargs.items())))
+    return routes
+
+
+def serializer_for(
+    view: type[GenericAPIView[Any]], action: str | None, initkwargs: Mapping[str, Any]
+) -> SerializerClass | None:
+    """The serializer class ``view`` uses for ``action``, found without a request.
+
+    ``get_serializer_class()`` is called on an instance built with ``request=None``;
+    if it needs a request, the class's (or the route's) ``serializer_class`` is used.
+    """
+    attributes: dict[str, Any] = {"request": None, "format_kwarg": None, "args": (), "kwargs": {}}
+    try:
+        instance = view(**{**initkwargs, **attributes, "action": action})
+        found: object = instance.get_serializer_class()
+    except Exception:
+        found = initkwargs.get("serializer_class", view.serializer_class)
+    return found if is_serializer_class(found) else None
+
+
+def _targets(routes: Iterable[_Route]) -> Iterator[Target]:
+    for route in routes:
+        initkwargs = dict(route.initkwargs)
+        for action in route.actions:
+            serializer = serializer_for(route.view, action, initkwargs)
+            if serializer is not None and has_model(serializer):
+                yield Target(dotted_path(route.view), action, serializer)
+
+
+def unique(targets: Iterable[Target]) -> list[Target]:
+    return list(dict.fromkeys(targets))
+
+
+def view_targets(view: type[GenericAPIView[Any]], urlconf: str | None = None) -> list[Target]:
+    """Every action of ``view`` with its serializer: as routed, else as the class defines."""
+    routes = [route for route in _url_routes(urlconf) if route.view is view]
+    return unique(_targets(routes or _unrouted(view)))
+
+
+def serializer_target(serializer: SerializerClass) -> Target:
+    return Target(dotted_path(serializer), None, serializer)
+
+
+def discover(urlconf: str | None = None) -> list[Target]:
+    """Every generic view action reachable from the URLconf, then every ``@auto_prefetch``
+    serializer; in URLconf order, then declaration order, without repeats.
+    """
+    from drf_autoprefetch.decorators import registered_serializers
+
+    registered = (serializer_target(cls) for cls in registered_serializers())
+    return unique([*_targets(_url_routes(urlconf)), *registered])
+
+
+def unique_serializers(targets: Iterable[Target]) -> list[SerializerClass]:
+    """The distinct serializer classes of ``targets``, in order."""
+    return list(dict.fromkeys(target.serializer for target in targets))
+
+
+def describe_failure(exc: Exception) -> str:
+    """How a failed plan is reported: a ``PlanError`` as it is, anything else as the
+    error a serializer raised when built without a request.
+    """
+    if isinstance(exc, PlanError):
+        return str(exc)
+    return f"could not be planned without a request: {type(exc).__name__}: {exc}"

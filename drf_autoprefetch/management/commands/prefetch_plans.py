@@ -1,0 +1,180 @@
+"""``manage.py prefetch_plans``: print what drf_autoprefetch will join and prefetch."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from argparse import ArgumentParser
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.module_loading import import_string
+
+from drf_autoprefetch.discovery import (
+    Target,
+    describe_failure,
+    discover,
+    is_serializer_class,
+    is_view_class,
+    serializer_target,
+    unique,
+    view_targets,
+)
+from drf_autoprefetch.plan import Plan
+
+EXPECTED = (
+    "expected a dotted path to a serializer or a DRF view class, "
+    "e.g. 'myapp.serializers.BookSerializer'"
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One target with its plan, or with the reason it could not be planned."""
+
+    target: Target
+    plan: Plan | None = None
+    error: str | None = None
+
+    @property
+    def failing(self) -> bool:
+        return self.plan is None or bool(self.plan.warnings)
+
+    def header(self) -> str:
+        target = self.target
+        where = target.target if target.action is None else f"{target.target} {target.action}"
+        if target.target != target.serializer_path:
+            where = f"{where} -> {target.serializer_path}"
+        if self.plan is None:
+            return f"{where} (not planned)"
+        count = self.plan.query_count
+        return f"{where} ({count} {'query' if count == 1 else 'queries'})"
+
+    def as_text(self) -> str:
+        body = str(self.plan) if self.plan is not None else f"error: {self.error}"
+        return f"{self.header()}\n{textwrap.indent(body, '  ')}"
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "target": self.target.target,
+            "action": self.target.action,
+            "serializer": self.target.serializer_path,
+        }
+        if self.plan is not None:
+            data["plan"] = self.plan.as_dict()
+        else:
+            data["error"] = self.error
+        return data
+
+
+def import_class(path: str) -> Any:
+    """``import_string``, also reaching a class nested in a class (``module.Outer.Inner``)."""
+    try:
+        return import_string(path)
+    except ImportError as exc:
+        head, _, name = path.rpartition(".")
+        if "." not in head:
+            raise
+        try:
+            owner = import_class(head)
+        except ImportError:
+            raise exc from None
+        if not isinstance(owner, type) or not hasattr(owner, name):
+            raise
+        return getattr(owner, name)
+
+
+def resolve(path: str) -> list[Target]:
+    """The targets one command-line argument names."""
+    try:
+        obj = import_class(path)
+    except ImportError as exc:
+        raise CommandError(f"Cannot import {path!r} ({exc}); {EXPECTED}.") from exc
+    if is_serializer_class(obj):
+        return [serializer_target(obj)]
+    if is_view_class(obj):
+        targets = view_targets(obj)
+        if not targets:
+            raise CommandError(
+                f"{path!r} has no serializer with a Meta.model to plan: neither "
+                "get_serializer_class() without a request nor serializer_class gives one."
+            )
+        return targets
+    raise CommandError(
+        f"{path!r} is neither a serializer class nor a generic view class "
+        f"(a GenericAPIView subclass); {EXPECTED}."
+    )
+
+
+class Command(BaseCommand):
+    help = (
+        "Print the select_related and Prefetch plan of every generic view in the URLconf "
+        "(per action) and every @auto_prefetch serializer, or of the targets given."
+    )
+    # The command reports broken plans itself instead of stopping at the system checks.
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument(
+            "targets",
+            nargs="*",
+            metavar="TARGET",
+            help="Dotted path to a serializer class or a view class. Default: everything.",
+        )
+        parser.add_argument(
+            "--format",
+            choices=["text", "json"],
+            default="text",
+            help="Output format (default: text).",
+        )
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="Exit with status 1 when any plan has warnings or could not be built.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        paths: list[str] = options["targets"]
+        if paths:
+            targets = unique(target for path in paths for target in resolve(path))
+        else:
+            targets = discover()
+        entries = self.plan_all(targets)
+        if options["format"] == "json":
+            self.stdout.write(json.dumps([entry.as_dict() for entry in entries], indent=2))
+        elif entries:
+            self.stdout.write("\n\n".join(entry.as_text() for entry in entries))
+        else:
+            self.stdout.write("Nothing to plan: no generic view and no @auto_prefetch serializer.")
+        if options["check"]:
+            self.check_entries(entries)
+
+    def check_entries(self, entries: list[Entry]) -> None:
+        """Fail (exit status 1) when a serializer's plan has warnings or errors."""
+        serializers = dict.fromkeys(entry.target.serializer_path for entry in entries)
+        failing = dict.fromkeys(e.target.serializer_path for e in entries if e.failing)
+        if failing:
+            raise CommandError(
+                f"{len(failing)} of {len(serializers)} serializers planned with warnings or "
+                f"errors: {', '.join(failing)}.",
+                returncode=1,
+            )
+
+    def plan_all(self, targets: list[Target]) -> list[Entry]:
+        """Each target's entry; each serializer class is planned once."""
+        built: dict[type, Entry] = {}
+        entries = []
+        for target in targets:
+            known = built.get(target.serializer)
+            if known is None:
+                known = built[target.serializer] = plan_entry(target)
+            entries.append(Entry(target, known.plan, known.error))
+        return entries
+
+
+def plan_entry(target: Target) -> Entry:
+    try:
+        return Entry(target, plan=target.plan())
+    except Exception as exc:
+        return Entry(target, error=describe_failure(exc))

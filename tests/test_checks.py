@@ -1,0 +1,221 @@
+"""System checks: bad sources and hints are errors, unplannable fields are warnings."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import checks
+from django.core.checks import run_checks
+from django.test import override_settings
+from django.urls import path
+from rest_framework import generics, serializers
+
+from drf_autoprefetch import decorators, hints
+from drf_autoprefetch.checks import check_plans, check_serializer
+from tests.testapp import serializers as shapes
+from tests.testapp.models import Book, Chapter
+
+pytestmark = pytest.mark.no_db
+
+E001_HINT = (
+    "Fix the field's source, or the @hints(...) named in the message; then review the plan "
+    "with 'manage.py prefetch_plans tests.test_checks.ChapterBadSourceSerializer'."
+)
+W001_HINT = (
+    "Decorate the method or property with @hints(...) naming what it reads, or set "
+    "DRF_AUTOPREFETCH['ON_UNPLANNABLE'] = 'ignore'."
+)
+W002_HINT = (
+    "Let the serializer build its fields from an empty context (read the request with "
+    "self.context.get('request')), so that its plan can be checked at start-up."
+)
+
+
+class ChapterBadSourceSerializer(serializers.ModelSerializer):
+    book_title = serializers.CharField(source="bok.title")
+
+    class Meta:
+        model = Chapter
+        fields = ["id", "book_title"]
+
+
+class ChapterBadHintSerializer(serializers.ModelSerializer):
+    book_title = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Chapter
+        fields = ["id", "book_title"]
+
+    @hints(select_related=["volume"])
+    def get_book_title(self, chapter):
+        return chapter.book.title
+
+
+class ChapterUnhintedSerializer(serializers.ModelSerializer):
+    book_title = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Chapter
+        fields = ["id", "book_title"]
+
+    def get_book_title(self, chapter):
+        return chapter.book.title
+
+
+class ChapterRequestSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Chapter
+        fields = ["id", "title"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.context["request"].query_params.get("brief"):
+            del fields["title"]
+        return fields
+
+
+class SearchSerializer(serializers.Serializer):
+    """No ``Meta.model``: nothing to plan, so a view using it is skipped."""
+
+    q = serializers.CharField()
+
+
+class BrokenChapters(generics.ListAPIView):
+    queryset = Chapter.objects.all()
+    serializer_class = ChapterBadSourceSerializer
+
+
+urlpatterns = [
+    path("broken/", BrokenChapters.as_view()),
+    path("broken-again/", BrokenChapters.as_view()),
+    path(
+        "unhinted/",
+        generics.ListAPIView.as_view(
+            queryset=Chapter.objects.all(), serializer_class=ChapterUnhintedSerializer
+        ),
+    ),
+    path(
+        "needs-request/",
+        generics.ListAPIView.as_view(
+            queryset=Chapter.objects.all(), serializer_class=ChapterRequestSerializer
+        ),
+    ),
+    path(
+        "search/",
+        generics.ListAPIView.as_view(
+            queryset=Book.objects.all(), serializer_class=SearchSerializer
+        ),
+    ),
+]
+
+
+@pytest.fixture(autouse=True)
+def _no_registered_serializers(monkeypatch):
+    """Serializers other test modules decorate must not leak into these checks."""
+    monkeypatch.setattr(decorators, "_registry", [])
+
+
+def error_e001():
+    return checks.Error(
+        "ChapterBadSourceSerializer.book_title: source 'bok' names nothing on testapp.Chapter. "
+        "Fix the field's source; relations of Chapter: book.",
+        hint=E001_HINT,
+        obj=ChapterBadSourceSerializer,
+        id="drf_autoprefetch.E001",
+    )
+
+
+def warning_w001():
+    return checks.Warning(
+        "ChapterUnhintedSerializer.book_title: method field get_book_title() has no hints; "
+        "decorate it with @hints(...) naming what it reads, or its queries run once per row.",
+        hint=W001_HINT,
+        obj=ChapterUnhintedSerializer,
+        id="drf_autoprefetch.W001",
+    )
+
+
+def warning_w002():
+    return checks.Warning(
+        "tests.test_checks.ChapterRequestSerializer could not be planned without a request: "
+        "KeyError: 'request'",
+        hint=W002_HINT,
+        obj=ChapterRequestSerializer,
+        id="drf_autoprefetch.W002",
+    )
+
+
+def test_default_urlconf_plans_cleanly():
+    assert run_checks(tags=["drf_autoprefetch"]) == []
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_check_runs_under_its_tag_with_manage_py_check():
+    assert run_checks(tags=["drf_autoprefetch"]) == [error_e001(), warning_w001(), warning_w002()]
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_each_serializer_is_reported_once_however_often_it_is_routed():
+    assert [message.id for message in check_plans()] == [
+        "drf_autoprefetch.E001",
+        "drf_autoprefetch.W001",
+        "drf_autoprefetch.W002",
+    ]
+
+
+def test_bad_source_is_an_error_naming_the_field_and_the_relations():
+    assert check_serializer(ChapterBadSourceSerializer) == [error_e001()]
+
+
+def test_bad_hint_is_an_error_naming_the_method_and_the_relations():
+    assert check_serializer(ChapterBadHintSerializer) == [
+        checks.Error(
+            "ChapterBadHintSerializer.book_title: hint 'volume' on "
+            "ChapterBadHintSerializer.get_book_title: 'volume' is not a relation of "
+            "testapp.Chapter. Relations of testapp.Chapter: book.",
+            hint=E001_HINT.replace("ChapterBadSourceSerializer", "ChapterBadHintSerializer"),
+            obj=ChapterBadHintSerializer,
+            id="drf_autoprefetch.E001",
+        )
+    ]
+
+
+def test_unhinted_method_field_is_a_warning_with_a_hint():
+    assert check_serializer(ChapterUnhintedSerializer) == [warning_w001()]
+
+
+@override_settings(DRF_AUTOPREFETCH={"ON_UNPLANNABLE": "ignore"})
+def test_unplannable_warning_is_silenced_by_on_unplannable_ignore():
+    assert check_serializer(ChapterUnhintedSerializer) == []
+
+
+@override_settings(DRF_AUTOPREFETCH={"ON_UNPLANNABLE": "raise"})
+def test_unplannable_field_stays_a_warning_when_on_unplannable_is_raise():
+    assert check_serializer(ChapterUnhintedSerializer) == [warning_w001()]
+
+
+def test_serializer_needing_a_request_is_a_warning_not_a_crash():
+    assert check_serializer(ChapterRequestSerializer) == [warning_w002()]
+
+
+def test_clean_serializer_has_no_messages():
+    assert check_serializer(shapes.BookChaptersSerializer) == []
+
+
+def test_registered_serializers_are_checked(monkeypatch):
+    monkeypatch.setattr(decorators, "_registry", [ChapterUnhintedSerializer, SearchSerializer])
+
+    messages = check_plans()
+
+    assert messages[0] == warning_w001()
+    assert messages[1].id == "drf_autoprefetch.E001"
+    assert messages[1].obj is SearchSerializer
+    assert messages[1].msg == (
+        "SearchSerializer has no Meta.model; plan_for() needs a ModelSerializer (or a "
+        "serializer whose Meta names its model)."
+    )
+    assert len(messages) == 2
+
+
+def test_check_is_registered_with_the_drf_autoprefetch_tag():
+    assert "drf_autoprefetch" in checks.registry.registry.tags_available()
+    assert check_plans in checks.registry.registry.get_checks()

@@ -1,0 +1,317 @@
+"""``manage.py prefetch_plans``: text and JSON output, targets, ``--check`` and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+from django.test import override_settings
+from django.urls import include, path
+from rest_framework import serializers
+
+from drf_autoprefetch import decorators
+from drf_autoprefetch.discovery import plan_unenforced
+from tests.testapp import serializers as shapes
+from tests.testapp.models import Chapter
+
+pytestmark = pytest.mark.no_db
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPECTED = (
+    "expected a dotted path to a serializer or a DRF view class, "
+    "e.g. 'myapp.serializers.BookSerializer'."
+)
+UNHINTED = f"{__name__}.ChapterUnhintedSerializer"
+BAD_SOURCE = f"{__name__}.ChapterBadSourceSerializer"
+UNHINTED_WARNING = (
+    "ChapterUnhintedSerializer.book_title: method field get_book_title() has no hints; "
+    "decorate it with @hints(...) naming what it reads, or its queries run once per row."
+)
+BAD_SOURCE_ERROR = (
+    "ChapterBadSourceSerializer.book_title: source 'bok' names nothing on testapp.Chapter. "
+    "Fix the field's source; relations of Chapter: book."
+)
+
+
+class ChapterUnhintedSerializer(serializers.ModelSerializer):
+    book_title = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Chapter
+        fields = ["id", "book_title"]
+
+    def get_book_title(self, chapter):
+        return chapter.book.title
+
+
+class ChapterBadSourceSerializer(serializers.ModelSerializer):
+    book_title = serializers.CharField(source="bok.title")
+
+    class Meta:
+        model = Chapter
+        fields = ["id", "book_title"]
+
+
+class ChapterRequestSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Chapter
+        fields = ["id", "title"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.context["request"].query_params.get("brief"):
+            del fields["title"]
+        return fields
+
+
+urlpatterns = [path("api/", include("tests.views"))]
+
+
+@pytest.fixture(autouse=True)
+def _no_registered_serializers(monkeypatch):
+    """Serializers other test modules decorate must not leak into this output."""
+    monkeypatch.setattr(decorators, "_registry", [])
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command("prefetch_plans", *args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+BOOK_TITLE_PLAN = "  testapp.Book\n    select category (testapp.Category)\n"
+
+
+def book_title_entry(action: str) -> str:
+    return (
+        f"tests.views.BookViewSet {action} -> tests.testapp.serializers.BookTitleSerializer "
+        f"(1 query)\n{BOOK_TITLE_PLAN}"
+    )
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_no_target_prints_every_view_action_then_every_registered_serializer(monkeypatch):
+    monkeypatch.setattr(decorators, "_registry", [shapes.ChapterSerializer])
+
+    assert run() == "\n".join(
+        [
+            "tests.views.BookViewSet list -> tests.testapp.serializers.BookWithAuthorsSerializer "
+            "(2 queries)\n"
+            "  testapp.Book\n"
+            "    prefetch authors (testapp.Person)\n"
+            "      select address (testapp.Address)\n"
+            "        select city (testapp.City)\n"
+            "          select country (testapp.Country)\n"
+            "    select editor (testapp.Person)\n",
+            book_title_entry("create"),
+            book_title_entry("retrieve"),
+            book_title_entry("update"),
+            book_title_entry("partial_update"),
+            book_title_entry("destroy"),
+            "tests.views.BookViewSet reviews -> tests.testapp.serializers.BookReviewsSerializer "
+            "(2 queries)\n"
+            "  testapp.Book\n"
+            "    prefetch reviews (testapp.Review)\n"
+            "      select reviewer (testapp.Person)\n"
+            "        select address (testapp.Address)\n"
+            "          select city (testapp.City)\n"
+            "            select country (testapp.Country)\n",
+            "tests.views.PersonList -> tests.testapp.serializers.PersonBriefSerializer (1 query)\n"
+            "  testapp.Person\n",
+            "tests.testapp.serializers.ChapterSerializer (1 query)\n  testapp.Chapter\n",
+        ]
+    )
+
+
+def test_serializer_target_prints_its_plan_with_its_warnings():
+    expected = f"{UNHINTED} (1 query)\n  testapp.Chapter\n    ! {UNHINTED_WARNING}\n"
+
+    assert run(UNHINTED) == expected
+
+
+def test_view_target_prints_each_action_the_urlconf_routes():
+    assert run("tests.views.PersonList", "tests.views.PersonList") == (
+        "tests.views.PersonList -> tests.testapp.serializers.PersonBriefSerializer (1 query)\n"
+        "  testapp.Person\n"
+    )
+
+
+def test_serializer_that_cannot_be_planned_is_reported_not_raised():
+    assert run(BAD_SOURCE, f"{__name__}.ChapterRequestSerializer") == (
+        f"{BAD_SOURCE} (not planned)\n"
+        f"  error: {BAD_SOURCE_ERROR}\n"
+        "\n"
+        f"{__name__}.ChapterRequestSerializer (not planned)\n"
+        "  error: could not be planned without a request: KeyError: 'request'\n"
+    )
+
+
+def test_json_lists_target_action_serializer_and_plan_in_that_order():
+    output = run("tests.views.PersonList", UNHINTED, "--format", "json")
+
+    assert output.startswith('[\n  {\n    "target": "tests.views.PersonList",\n')
+    entries = json.loads(output)
+    assert entries == [
+        {
+            "target": "tests.views.PersonList",
+            "action": None,
+            "serializer": "tests.testapp.serializers.PersonBriefSerializer",
+            "plan": plan_unenforced(shapes.PersonBriefSerializer).as_dict(),
+        },
+        {
+            "target": UNHINTED,
+            "action": None,
+            "serializer": UNHINTED,
+            "plan": {
+                "model": "testapp.Chapter",
+                "select_related": [],
+                "annotations": [],
+                "only": None,
+                "queries": 1,
+                "relations": [],
+                "warnings": [UNHINTED_WARNING],
+            },
+        },
+    ]
+    assert [list(entry) for entry in entries] == [["target", "action", "serializer", "plan"]] * 2
+
+
+def test_json_viewset_entries_carry_their_action():
+    entries = json.loads(run("tests.views.BookViewSet", "--format", "json"))
+
+    assert [(entry["action"], entry["serializer"]) for entry in entries] == [
+        ("list", "tests.testapp.serializers.BookWithAuthorsSerializer"),
+        ("create", "tests.testapp.serializers.BookTitleSerializer"),
+        ("retrieve", "tests.testapp.serializers.BookTitleSerializer"),
+        ("update", "tests.testapp.serializers.BookTitleSerializer"),
+        ("partial_update", "tests.testapp.serializers.BookTitleSerializer"),
+        ("destroy", "tests.testapp.serializers.BookTitleSerializer"),
+        ("reviews", "tests.testapp.serializers.BookReviewsSerializer"),
+    ]
+    assert entries[0]["plan"]["select_related"] == ["editor"]
+    assert entries[0]["plan"]["queries"] == 2
+
+
+def test_json_error_entry_has_an_error_instead_of_a_plan():
+    assert json.loads(run(BAD_SOURCE, "--format", "json")) == [
+        {"target": BAD_SOURCE, "action": None, "serializer": BAD_SOURCE, "error": BAD_SOURCE_ERROR}
+    ]
+
+
+def test_check_passes_when_every_plan_is_clean():
+    assert run("tests.views.BookViewSet", "--check").startswith("tests.views.BookViewSet list")
+
+
+@override_settings(DRF_AUTOPREFETCH={"ON_UNPLANNABLE": "raise"})
+def test_check_fails_with_status_1_on_warnings_after_printing_the_plans():
+    out = StringIO()
+    with pytest.raises(CommandError) as caught:
+        call_command("prefetch_plans", "tests.views.PersonList", UNHINTED, "--check", stdout=out)
+
+    assert str(caught.value) == f"1 of 2 serializers planned with warnings or errors: {UNHINTED}."
+    assert caught.value.returncode == 1
+    assert f"! {UNHINTED_WARNING}" in out.getvalue()
+
+
+def test_check_fails_on_errors():
+    with pytest.raises(CommandError) as caught:
+        call_command("prefetch_plans", BAD_SOURCE, "--check", "--format", "json", stdout=StringIO())
+
+    assert str(caught.value) == f"1 of 1 serializers planned with warnings or errors: {BAD_SOURCE}."
+    assert caught.value.returncode == 1
+
+
+def test_check_exit_status_from_the_command_line():
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "django", "prefetch_plans", "--check"]
+
+    clean = subprocess.run(
+        [*command, "tests.views.PersonList"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    failing = subprocess.run(
+        [*command, "tests.testapp.serializers.BookUnhintedMethodSerializer"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+    assert (clean.returncode, clean.stderr) == (0, "")
+    assert failing.returncode == 1
+    assert failing.stderr == (
+        "CommandError: 1 of 1 serializers planned with warnings or errors: "
+        "tests.testapp.serializers.BookUnhintedMethodSerializer.\n"
+    )
+    assert failing.stdout.startswith(
+        "tests.testapp.serializers.BookUnhintedMethodSerializer (1 query)\n"
+    )
+
+
+def test_serializer_nested_in_a_class_is_found_by_its_dotted_path():
+    nested = "tests.testapp.serializers.CityAddressesSerializer.AddressResidentsSerializer"
+
+    assert run(nested).startswith(f"{nested} (2 queries)\n  testapp.Address\n")
+
+
+def test_target_that_cannot_be_imported_is_a_command_error():
+    with pytest.raises(CommandError) as caught:
+        run("tests.views.Nope")
+
+    assert str(caught.value) == (
+        'Cannot import \'tests.views.Nope\' (Module "tests.views" does not define a "Nope" '
+        f"attribute/class); {EXPECTED}"
+    )
+    assert isinstance(caught.value.__cause__, ImportError)
+
+
+def test_missing_class_nested_in_a_class_is_a_command_error():
+    with pytest.raises(CommandError) as caught:
+        run("tests.views.BookViewSet.Nope")
+
+    assert str(caught.value) == (
+        "Cannot import 'tests.views.BookViewSet.Nope' (No module named "
+        f"'tests.views.BookViewSet'; 'tests.views' is not a package); {EXPECTED}"
+    )
+
+
+def test_target_without_a_dot_is_a_command_error():
+    with pytest.raises(CommandError, match=r"^Cannot import 'Book' \(Book doesn't look like a"):
+        run("Book")
+
+
+@pytest.mark.parametrize(
+    "target", ["tests.views.Ping", "tests.testapp.models.Book", "tests.views.router"]
+)
+def test_target_that_is_neither_serializer_nor_generic_view_is_a_command_error(target):
+    with pytest.raises(CommandError) as caught:
+        run(target)
+
+    assert str(caught.value) == (
+        f"{target!r} is neither a serializer class nor a generic view class "
+        f"(a GenericAPIView subclass); {EXPECTED}"
+    )
+
+
+def test_view_without_a_model_serializer_is_a_command_error():
+    with pytest.raises(CommandError) as caught:
+        run("rest_framework.generics.ListAPIView")
+
+    assert str(caught.value) == (
+        "'rest_framework.generics.ListAPIView' has no serializer with a Meta.model to plan: "
+        "neither get_serializer_class() without a request nor serializer_class gives one."
+    )
+
+
+@override_settings()
+def test_nothing_to_plan():
+    del settings.ROOT_URLCONF
+
+    assert run() == "Nothing to plan: no generic view and no @auto_prefetch serializer.\n"
+    assert run("--format", "json") == "[]\n"
