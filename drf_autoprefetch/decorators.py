@@ -9,6 +9,8 @@ from typing import Any, TypeVar, overload
 from django.apps import apps
 from django.db.models import Manager, QuerySet
 
+from drf_autoprefetch import strict
+from drf_autoprefetch.conf import settings
 from drf_autoprefetch.planner import plan_for
 
 __all__ = ["auto_prefetch", "registered_serializers"]
@@ -30,6 +32,18 @@ def _optimizable(instance: object) -> bool:
     return isinstance(instance, QuerySet) and instance._result_cache is None
 
 
+def _optimize(klass: type, queryset: Any, kwargs: dict[str, Any]) -> QuerySet[Any]:
+    optimized = plan_for(klass, context=kwargs.get("context")).apply(queryset)
+    if settings.STRICT:
+        optimized = strict.fetch_strictly(optimized)
+    return optimized
+
+
+def _renders_only(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Whether the serializer is given rows to render and no input data."""
+    return len(args) < 2 and "data" not in kwargs
+
+
 @overload
 def auto_prefetch(serializer_class: S, /) -> S: ...
 
@@ -43,6 +57,8 @@ def auto_prefetch(serializer_class: Any = None, /, *, validate: bool = True) -> 
 
     Usable bare (``@auto_prefetch``) or with options (``@auto_prefetch(validate=False)``).
     A list, an evaluated QuerySet or a single instance is left as it is. With
+    ``DRF_AUTOPREFETCH["STRICT"]`` on, a serializer given a QuerySet to render (no input
+    ``data``) serializes in strict mode, as in :mod:`drf_autoprefetch.strict`. With
     ``validate`` (the default) the plan is built once the app registry is ready, so a
     bad ``source`` or hint fails at start-up.
     """
@@ -52,13 +68,17 @@ def auto_prefetch(serializer_class: Any = None, /, *, validate: bool = True) -> 
         original_function = original.__func__
 
         def many_init(klass: type, *args: Any, **kwargs: Any) -> Any:
+            optimized = False
             if args and _optimizable(args[0]):
-                context = kwargs.get("context")
-                args = (plan_for(klass, context=context).apply(args[0]), *args[1:])
+                args = (_optimize(klass, args[0], kwargs), *args[1:])
+                optimized = True
             elif _optimizable(kwargs.get("instance")):
-                context = kwargs.get("context")
-                kwargs["instance"] = plan_for(klass, context=context).apply(kwargs["instance"])
-            return original_function(klass, *args, **kwargs)
+                kwargs["instance"] = _optimize(klass, kwargs["instance"], kwargs)
+                optimized = True
+            serializer = original_function(klass, *args, **kwargs)
+            if optimized and _renders_only(args, kwargs) and settings.STRICT:
+                strict.enable(serializer)
+            return serializer
 
         many_init.__doc__ = original_function.__doc__
         cls.many_init = classmethod(many_init)  # type: ignore[attr-defined]
