@@ -135,6 +135,7 @@ class _Draft:
         self.annotations: dict[str, Any] = {}
         self.queryset: Any = None
         self.rows_read = False  # something reads more than primary keys
+        self.parent: _Draft | None = None
 
     @property
     def to_many(self) -> bool:
@@ -145,6 +146,7 @@ class _Draft:
         if child is None:
             assert attr.kind is not None
             child = _Draft(attr.model, attr.kind, name, lookup or name, attr.id_columns)
+            child.parent = self
             self.children[name] = child
         return child
 
@@ -229,6 +231,13 @@ class _Planner:
 
     def nested(self, field: Any, draft: _Draft, walk: _Walk) -> None:
         target = self.follow(field.source_attrs, draft, walk, nested=True)
+        if target is not None and target is not draft and target.to_many:
+            owner = target.parent.model if target.parent is not None else None
+            label = owner._meta.label if owner is not None else "its model"
+            raise PlanError(
+                f"{walk.where()}: {target.attr} is a to-many relation of {label}; declare "
+                "the nested serializer with many=True."
+            )
         if target is not None:
             target.rows_read = True
             self.serializer(field, target, walk)

@@ -403,3 +403,21 @@ def test_static_serializer_is_planned_once_whatever_the_context():
     assert again is first
     assert planner.build_count == 1
     assert shapes.BookDepthSerializer not in planner._dynamic_classes
+
+
+class MissingManySerializer(serializers.ModelSerializer):
+    reviews = GoodReviewSerializer(read_only=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "reviews"]
+
+
+def test_nested_serializer_on_a_to_many_relation_needs_many_true():
+    with pytest.raises(PlanError) as excinfo:
+        plan_for(MissingManySerializer)
+
+    assert str(excinfo.value) == (
+        "MissingManySerializer.reviews: reviews is a to-many relation of testapp.Book; "
+        "declare the nested serializer with many=True."
+    )
