@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
@@ -11,9 +12,12 @@ from django.db.models import Manager, QuerySet
 
 from drf_autoprefetch import strict
 from drf_autoprefetch.conf import settings
+from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.planner import plan_for
 
 __all__ = ["auto_prefetch", "registered_serializers"]
+
+logger = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=type)
 
@@ -95,6 +99,17 @@ def auto_prefetch(serializer_class: Any = None, /, *, validate: bool = True) -> 
 
 
 def validate_pending() -> None:
-    """Plan every decorated serializer not validated yet; a bad one raises ``PlanError``."""
+    """Plan every decorated serializer not validated yet; a bad one raises ``PlanError``.
+
+    A serializer that cannot even be built without a request (its fields read
+    ``self.context["request"]``) is planned on first use instead; ``manage.py check``
+    reports it as ``drf_autoprefetch.W002``.
+    """
     while _pending:
-        plan_for(_pending.pop(0))
+        serializer_class = _pending.pop(0)
+        try:
+            plan_for(serializer_class)
+        except PlanError:
+            raise
+        except Exception:  # its fields need a request: planned on first use
+            logger.debug("%s could not be planned without a request", serializer_class)
