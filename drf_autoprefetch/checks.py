@@ -7,7 +7,7 @@ these alone). Ids are documented in ``docs/checks.md``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.apps import AppConfig
@@ -20,6 +20,7 @@ from drf_autoprefetch.discovery import (
     discover,
     dotted_path,
     plan_unenforced,
+    provided_names,
     unique_serializers,
 )
 from drf_autoprefetch.exceptions import PlanError
@@ -48,17 +49,26 @@ def check_plans(
     """Plan the serializer of every generic view in the URLconf and every
     ``@auto_prefetch`` serializer; report bad sources, bad hints and unplannable fields.
     """
+    targets = discover()
+    provided: dict[SerializerClass, set[str]] = {}
+    for target in targets:
+        provided.setdefault(target.serializer, set()).update(provided_names(target))
     messages: list[checks.CheckMessage] = []
-    for serializer in unique_serializers(discover()):
-        messages.extend(check_serializer(serializer))
+    for serializer in unique_serializers(targets):
+        messages.extend(check_serializer(serializer, provided[serializer]))
     return messages
 
 
-def check_serializer(serializer: SerializerClass) -> list[checks.CheckMessage]:
-    """The check messages for one serializer class."""
+def check_serializer(
+    serializer: SerializerClass, provided: Iterable[str] = ()
+) -> list[checks.CheckMessage]:
+    """The check messages for one serializer class.
+
+    ``provided``: names the views' querysets annotate, which root fields may read.
+    """
     path = dotted_path(serializer)
     try:
-        plan = plan_unenforced(serializer)
+        plan = plan_unenforced(serializer, provided)
     except PlanError as exc:
         hint = E001_HINT.format(path=path)
         return [checks.Error(str(exc), hint=hint, obj=serializer, id=f"{TAG}.E001")]

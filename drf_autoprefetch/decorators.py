@@ -13,7 +13,7 @@ from django.db.models import Manager, QuerySet
 from drf_autoprefetch import strict
 from drf_autoprefetch.conf import settings
 from drf_autoprefetch.exceptions import PlanError
-from drf_autoprefetch.planner import plan_for
+from drf_autoprefetch.planner import plan_for, plan_for_queryset
 
 __all__ = ["auto_prefetch", "registered_serializers"]
 
@@ -37,7 +37,10 @@ def _optimizable(instance: object) -> bool:
 
 
 def _optimize(klass: type, queryset: Any, kwargs: dict[str, Any]) -> QuerySet[Any]:
-    optimized = plan_for(klass, context=kwargs.get("context")).apply(queryset)
+    if isinstance(queryset, Manager):
+        queryset = queryset.all()
+    plan = plan_for_queryset(klass, queryset, context=kwargs.get("context"))
+    optimized = plan.apply(queryset)
     if settings.STRICT:
         optimized = strict.fetch_strictly(optimized)
     return optimized

@@ -13,6 +13,7 @@ from typing import Any, TypeAlias, TypeGuard
 from django.conf import settings
 from django.db.models import Model
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils.module_loading import import_string
 from rest_framework.generics import GenericAPIView
 from rest_framework.serializers import BaseSerializer
 from rest_framework.viewsets import ViewSetMixin
@@ -30,6 +31,7 @@ __all__ = [
     "is_serializer_class",
     "is_view_class",
     "plan_unenforced",
+    "provided_names",
     "serializer_for",
     "serializer_target",
     "unique",
@@ -84,14 +86,33 @@ class Target:
         Raises ``PlanError`` for a bad ``source`` or hint, and whatever the serializer
         raises when it is built without a request.
         """
-        return plan_unenforced(self.serializer)
+        return plan_unenforced(self.serializer, provided_names(self))
 
 
-def plan_unenforced(serializer_class: SerializerClass) -> Plan:
-    """Plan ``serializer_class`` with an empty context, without caching or logging."""
+def plan_unenforced(serializer_class: SerializerClass, provided: Iterable[str] = ()) -> Plan:
+    """Plan ``serializer_class`` with an empty context, without caching or logging.
+
+    A root field naming nothing on the model raises ``PlanError`` unless its name is in
+    ``provided`` (annotations of the view's queryset).
+    """
     factory: Any = serializer_class
     plan, _ = build_plan(factory(context={}))
+    names = set(provided)
+    for name, message in plan.unresolved:
+        if name not in names:
+            raise PlanError(message)
     return plan
+
+
+def provided_names(target: Target) -> frozenset[str]:
+    """Annotations of the class-level ``queryset`` of the view behind ``target``."""
+    try:
+        view = import_string(target.target)
+    except ImportError:
+        return frozenset()
+    queryset = getattr(view, "queryset", None) if is_view_class(view) else None
+    query = getattr(queryset, "query", None)
+    return frozenset(getattr(query, "annotations", None) or ())
 
 
 # ----------------------------------------------------------------------- views

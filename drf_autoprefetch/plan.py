@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db.models import Model
 
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from django.db.models import Prefetch, QuerySet  # noqa: TID251 - types only
 
 __all__ = ["Kind", "Plan", "Relation"]
+
+_T = TypeVar("_T")
 
 
 class Kind(enum.Enum):
@@ -149,7 +151,7 @@ def _stronger(kinds: set[Kind]) -> Kind:
     return Kind.JOIN
 
 
-def _union(left: tuple[str, ...], right: tuple[str, ...]) -> tuple[str, ...]:
+def _union(left: tuple[_T, ...], right: tuple[_T, ...]) -> tuple[_T, ...]:
     return tuple(dict.fromkeys(left + right))
 
 
@@ -166,6 +168,9 @@ class Plan:
     annotation_items: tuple[tuple[str, Any], ...] = ()
     warnings: tuple[str, ...] = ()
     only: tuple[str, ...] | None = None
+    #: Root field names found nowhere on the model, with the error to raise unless the
+    #: queryset the plan is applied to annotates them.
+    unresolved: tuple[tuple[str, str], ...] = ()
 
     @property
     def select_related(self) -> tuple[str, ...]:
@@ -213,6 +218,7 @@ class Plan:
             annotation_items=tuple(dict(self.annotation_items + other.annotation_items).items()),
             warnings=_union(self.warnings, other.warnings),
             only=only,
+            unresolved=_union(self.unresolved, other.unresolved),
         )
 
     def __str__(self) -> str:

@@ -25,7 +25,7 @@ from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.hinting import Hints, get_hints
 from drf_autoprefetch.plan import Kind, Plan, Relation
 
-__all__ = ["build_plan", "clear_cache", "plan_for"]
+__all__ = ["build_plan", "clear_cache", "plan_for", "plan_for_queryset"]
 
 logger = logging.getLogger(__name__)
 
@@ -179,6 +179,7 @@ class _Planner:
     def __init__(self, root: serializers.BaseSerializer[Any]) -> None:
         self.root_name = type(root).__name__
         self.warnings: list[str] = []
+        self.unresolved: list[tuple[str, str]] = []
         self.dynamic = False
 
     def warn(self, walk: _Walk, message: str) -> None:
@@ -302,14 +303,16 @@ class _Planner:
                 self.warn(walk, f"{name!r} is called on a to-many relation once per row.")
                 return None
             last = index == len(attrs) - 1
-            step = self.step(current, name, walk, pk_only=pk_only and last, nested=nested)
+            step = self.step(
+                current, name, walk, pk_only=pk_only and last, nested=nested, last=last
+            )
             if step is None:
                 return None
             current = step
         return current
 
     def step(
-        self, draft: _Draft, name: str, walk: _Walk, *, pk_only: bool, nested: bool
+        self, draft: _Draft, name: str, walk: _Walk, *, pk_only: bool, nested: bool, last: bool
     ) -> _Draft | None:
         if draft.model is None:
             if nested:
@@ -322,19 +325,32 @@ class _Planner:
             return draft.relation(name, attr)
         if name in draft.children:  # a ``to_attr`` declared by hints
             return draft.children[name]
-        return self.opaque(draft, name, walk, nested=nested)
+        return self.opaque(draft, name, walk, nested=nested, last=last)
 
-    def opaque(self, draft: _Draft, name: str, walk: _Walk, *, nested: bool) -> _Draft | None:
+    def opaque(
+        self, draft: _Draft, name: str, walk: _Walk, *, nested: bool, last: bool
+    ) -> _Draft | None:
         model = draft.model
         assert model is not None
         try:
             member = inspect.getattr_static(model, name)
         except AttributeError:
-            raise PlanError(
+            message = (
                 f"{walk.where()}: source {name!r} names nothing on {model._meta.label}. "
                 f"Fix the field's source; relations of {model.__name__}: "
                 f"{_relation_names(model)}."
-            ) from None
+            )
+            if not (last and not nested and draft.kind is None):
+                raise PlanError(message) from None
+            # Maybe an annotation of the view's queryset: decided when the plan meets it.
+            self.unresolved.append(
+                (
+                    name,
+                    f"{message} (An annotation of that name on the queryset the plan "
+                    "is applied to is accepted.)",
+                )
+            )
+            return None
         owner = f"{model.__name__}.{name}"
         declared = get_hints(member)
         if declared is None:
@@ -487,6 +503,7 @@ def build_plan(serializer: serializers.BaseSerializer[Any]) -> tuple[Plan, bool]
         relations=freeze_all(root.children),
         annotation_items=tuple(sorted(root.annotations.items())),
         warnings=tuple(planner.warnings),
+        unresolved=tuple(planner.unresolved),
     )
     return plan, planner.dynamic
 
@@ -529,6 +546,31 @@ def plan_for(
     plan = _static.get(serializer_class)
     if plan is None:
         plan = _plan_uncached(serializer_class, context)
+    if plan.unresolved:
+        raise PlanError(plan.unresolved[0][1])
+    return _enforce(plan)
+
+
+def plan_for_queryset(
+    serializer_class: type[serializers.BaseSerializer[Any]],
+    queryset: Any,
+    *,
+    context: Mapping[str, Any] | None = None,
+) -> Plan:
+    """:func:`plan_for`, where root fields may read annotations ``queryset`` already has.
+
+    A serializer field reading ``book_count`` from ``Author.objects.annotate(
+    book_count=...)`` names nothing on the model; it is fine when the queryset the
+    plan is applied to provides it.
+    """
+    plan = _static.get(serializer_class)
+    if plan is None:
+        plan = _plan_uncached(serializer_class, context)
+    if plan.unresolved:
+        provided = queryset.query.annotations
+        for name, message in plan.unresolved:
+            if name not in provided:
+                raise PlanError(message)
     return _enforce(plan)
 
 

@@ -259,3 +259,55 @@ def test_generic_foreign_key_off_the_default_database_gives_the_right_targets(ma
         render(shapes.CommentWithTargetSerializer, queryset.all())
     expected = 3 if django.VERSION < (5, 1) else 1 + Comment.objects.using("other").count()
     assert len(other_queries) == expected
+
+
+def _annotated_serializer():
+    from rest_framework import serializers
+
+    class BookTotalsSerializer(serializers.ModelSerializer):
+        review_total = serializers.IntegerField(read_only=True)
+        reviews = shapes.ReviewSerializer(many=True, read_only=True)
+
+        class Meta:
+            model = Book
+            fields = ["id", "review_total", "reviews"]
+
+    return BookTotalsSerializer
+
+
+def test_root_field_reading_an_annotation_of_the_queryset_is_accepted(world):
+    from django.db.models import Count
+
+    serializer_class = _annotated_serializer()
+    queryset = Book.objects.annotate(review_total=Count("reviews")).order_by("title", "id")
+
+    count, data = count_queries(serializer_class, optimize(queryset, serializer_class))
+
+    assert data == render(serializer_class, queryset)
+    assert count == 2
+
+
+def test_root_field_naming_nothing_without_the_annotation_is_a_plan_error():
+    serializer_class = _annotated_serializer()
+
+    with pytest.raises(PlanError) as excinfo:
+        optimize(Book.objects.all(), serializer_class)
+
+    assert str(excinfo.value) == (
+        "BookTotalsSerializer.review_total: source 'review_total' names nothing on "
+        "testapp.Book. Fix the field's source; relations of Book: authors, category, "
+        "chapters, comments, editor, labels, reviews. (An annotation of that name on the "
+        "queryset the plan is applied to is accepted.)"
+    )
+    with pytest.raises(PlanError):
+        plan_for(serializer_class)
+
+
+def test_checks_accept_a_name_the_views_queryset_annotates():
+    from drf_autoprefetch.checks import check_serializer
+
+    serializer_class = _annotated_serializer()
+
+    assert check_serializer(serializer_class, {"review_total"}) == []
+    (error,) = check_serializer(serializer_class)
+    assert error.id == "drf_autoprefetch.E001"
