@@ -242,6 +242,8 @@ def optimize(
     context: Mapping[str, Any] | None = None,
 ) -> QuerySet[Any]:
     """``queryset`` optimized for ``serializer_class``: ``plan_for(...).apply(queryset)``."""
-    from drf_autoprefetch.planner import plan_for
+    from drf_autoprefetch.planner import plan_for_queryset
 
-    return plan_for(serializer_class, context=context).apply(queryset)  # type: ignore[arg-type]
+    if isinstance(queryset, Manager):
+        queryset = queryset.all()
+    return plan_for_queryset(serializer_class, queryset, context=context).apply(queryset)
