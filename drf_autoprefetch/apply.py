@@ -197,7 +197,8 @@ def _build(spec: _Spec, inner: Sequence[Prefetch[Any]] = ()) -> Prefetch[Any]:
     queryset = _base_queryset(relation)
     if inner:
         queryset = queryset.prefetch_related(*inner)
-    elif relation.only is not None:
+    elif relation.only is not None and queryset.query.select_related is False:
+        # Key columns only; a manager that joins on its own keeps its columns.
         queryset = queryset.only(*relation.only)
     queryset = _apply(queryset, relation.children, relation.annotations)
     return Prefetch(spec.through, queryset=queryset, to_attr=relation.to_attr)
