@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
 from django.db.models import Model
 from rest_framework import serializers
 from rest_framework.fields import Field, SerializerMethodField
@@ -73,9 +72,11 @@ def model_attrs(model: type[Model]) -> Mapping[str, _Attr]:
 
 def _relation_attr(field: Any) -> tuple[Any, _Attr]:
     related = field.related_model
-    if isinstance(field, GenericForeignKey):
+    # Generic relations are recognised by their attributes, so that importing the
+    # planner never imports django.contrib.contenttypes (which may not be installed).
+    if hasattr(field, "ct_field") and hasattr(field, "fk_field"):  # GenericForeignKey
         return field.name, _Attr(Kind.GENERIC)
-    if isinstance(field, GenericRelation):
+    if hasattr(field, "object_id_field_name"):  # GenericRelation
         ct_field = related._meta.get_field(field.content_type_field_name)
         generic_columns = (related._meta.pk.attname, field.object_id_field_name, ct_field.attname)
         return field.name, _Attr(Kind.PREFETCH, related, id_columns=generic_columns)
