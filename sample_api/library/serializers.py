@@ -1,7 +1,12 @@
-"""Serializers of the library endpoints, nested the way a front end wants them."""
+"""Serializers of the library endpoints, nested the way a front end wants them.
+
+The top-level ones are ``@auto_prefetch``: ``BookSerializer(Book.objects..., many=True)``
+optimizes the QuerySet itself in a function view or an ``APIView``.
+"""
 
 from rest_framework import serializers
 
+from drf_autoprefetch import auto_prefetch
 from library.models import Author, AuthorProfile, Book, Publisher, Review
 
 
@@ -45,6 +50,7 @@ class ReviewSerializer(serializers.ModelSerializer):
         fields = ("id", "rating", "text")
 
 
+@auto_prefetch
 class BookSerializer(serializers.ModelSerializer):
     publisher = PublisherSerializer(read_only=True)
     authors = AuthorSummarySerializer(many=True, read_only=True)
@@ -65,6 +71,7 @@ class BookSummarySerializer(serializers.ModelSerializer):
         fields = ("id", "title", "published", "publisher")
 
 
+@auto_prefetch
 class AuthorSerializer(serializers.ModelSerializer):
     profile = AuthorProfileSerializer(read_only=True, allow_null=True)
     books = BookSummarySerializer(many=True, read_only=True)

@@ -81,6 +81,12 @@ REST_FRAMEWORK = {
     ],
 }
 
+# The room websocket (``sample_api.asgi``) broadcasts through Channels' in-process layer:
+# enough for one server process.
+CHANNEL_LAYERS = {
+    "default": {"BACKEND": "channels.layers.InMemoryChannelLayer"},
+}
+
 DRF_AUTOPREFETCH = {
     "STRICT": os.environ.get("SAMPLE_API_STRICT", "0") == "1",
 }

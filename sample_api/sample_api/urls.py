@@ -1,10 +1,20 @@
-"""URLs of the sample API: one router, every endpoint browsable from its root."""
+"""URLs of the sample API: one router, every viewset browsable from its root.
+
+The function view and the ``APIView`` under ``library/`` sit beside the router; the
+room websocket is routed in ``sample_api.asgi``.
+"""
 
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from chat.views import ChatRoomViewSet
-from library.views import AuthorViewSet, BookViewSet, PublisherViewSet
+from library.views import (
+    AuthorViewSet,
+    BookViewSet,
+    PublisherBooksView,
+    PublisherViewSet,
+    recent_books,
+)
 from tickets.views import ActiveOrderViewSet, OrderViewSet
 
 router = DefaultRouter()
@@ -17,5 +27,9 @@ router.register("rooms", ChatRoomViewSet)
 
 urlpatterns = [
     path("", include(router.urls)),
+    path("library/recent-books/", recent_books, name="recent-books"),
+    path(
+        "library/publishers/<int:pk>/books/", PublisherBooksView.as_view(), name="publisher-books"
+    ),
     path("api-auth/", include("rest_framework.urls")),
 ]
