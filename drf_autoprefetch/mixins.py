@@ -2,17 +2,46 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from typing import Any
 
-from django.db.models import QuerySet
-from rest_framework.serializers import BaseSerializer
+from django.db.models import Model, QuerySet
+from rest_framework.serializers import BaseSerializer, Serializer
 
 from drf_autoprefetch import strict
 from drf_autoprefetch.conf import settings
 from drf_autoprefetch.plan import Plan
-from drf_autoprefetch.planner import plan_for
+from drf_autoprefetch.planner import plan_for, plan_for_queryset
 
 __all__ = ["AutoPrefetchMixin"]
+
+GetQueryset = Callable[..., Any]
+
+#: Marks a ``get_queryset`` that applies the plan to what it returns.
+_PLANNED = "_autoprefetch_planned"
+
+
+def _planned(get_queryset: GetQueryset) -> GetQueryset:
+    """``get_queryset`` applying the view's plan, unless called from another one.
+
+    Only the outermost ``get_queryset()`` of a view applies the plan, so it is applied
+    once, to the final queryset, whether or not the overrides call ``super()``.
+    """
+
+    @functools.wraps(get_queryset)
+    def planned(self: AutoPrefetchMixin, *args: Any, **kwargs: Any) -> Any:
+        if self._autoprefetch_busy:
+            return get_queryset(self, *args, **kwargs)
+        self._autoprefetch_busy = True
+        try:
+            return self._optimized(get_queryset(self, *args, **kwargs))
+        finally:
+            del self._autoprefetch_busy
+
+    setattr(planned, _PLANNED, True)
+    return planned
 
 
 class AutoPrefetchMixin:
@@ -20,28 +49,66 @@ class AutoPrefetchMixin:
 
     ``get_queryset()`` returns the view's own queryset with the plan of
     ``get_serializer_class()`` merged in, so each action with its own serializer gets
-    its own plan. Set ``autoprefetch = False`` to opt a view out; override
+    its own plan. A subclass's own ``get_queryset()`` is optimized too, whether or not it
+    calls ``super()``. Set ``autoprefetch = False`` to opt a view out; override
     ``get_prefetch_plan()`` to adjust the plan per view.
+
+    A serializer given input ``data`` (create, update) renders the row it saved as read
+    again through ``get_queryset()``, with the plan applied: see
+    :meth:`reload_saved_instance`.
 
     In strict mode (``DRF_AUTOPREFETCH["STRICT"]``, or ``autoprefetch_strict = True`` on
     the view) a query run while a response is serialized raises
     :class:`~drf_autoprefetch.UnplannedQueryError`. Serializers given input ``data``
-    (create, update) are never strict: they render rows the plan did not load.
+    (create, update) are never strict.
     """
 
     #: Set to ``False`` to leave this view's queryset as it is.
     autoprefetch: bool = True
     #: ``True`` or ``False`` to override ``DRF_AUTOPREFETCH["STRICT"]`` for this view.
     autoprefetch_strict: bool | None = None
+    #: ``True`` while the outermost ``get_queryset()`` runs.
+    _autoprefetch_busy: bool = False
 
-    def get_prefetch_plan(self) -> Plan:
-        """The plan for this request's serializer class, with its context."""
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("get_queryset")
+        if inspect.isfunction(own) and not getattr(own, _PLANNED, False):
+            cls.get_queryset = _planned(own)  # type: ignore[method-assign]
+
+    @_planned
+    def get_queryset(self) -> QuerySet[Any]:
+        queryset: QuerySet[Any] = super().get_queryset()  # type: ignore[misc]
+        return queryset
+
+    def get_prefetch_plan(self, queryset: QuerySet[Any] | None = None) -> Plan:
+        """The plan for this request's serializer class, with its context.
+
+        ``queryset`` is the view's queryset before the plan: root fields may read the
+        annotations it has. Without it, every root field must name something on the model.
+        """
         view: Any = self
-        return plan_for(view.get_serializer_class(), context=view.get_serializer_context())
+        serializer_class = view.get_serializer_class()
+        context = view.get_serializer_context()
+        if queryset is None:
+            return plan_for(serializer_class, context=context)
+        return plan_for_queryset(serializer_class, queryset, context=context)
 
     def optimize_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         """``queryset`` with this view's plan applied."""
-        return self.get_prefetch_plan().apply(queryset)
+        return self.get_prefetch_plan(queryset).apply(queryset)
+
+    def _optimized(self, queryset: Any) -> Any:
+        """What ``get_queryset()`` returns: ``queryset`` optimized, when it can be."""
+        if not self.autoprefetch or not isinstance(queryset, QuerySet):
+            return queryset
+        view: Any = self
+        if _model_of(view.get_serializer_class()) is None:
+            return queryset  # e.g. an action whose serializer only reads input
+        queryset = self.optimize_queryset(queryset)
+        if self.get_autoprefetch_strict():
+            queryset = strict.fetch_strictly(queryset)
+        return queryset
 
     def get_autoprefetch_strict(self) -> bool:
         """Whether this view serializes in strict mode: the attribute, else the setting."""
@@ -51,18 +118,6 @@ class AutoPrefetchMixin:
             return self.autoprefetch_strict
         return settings.STRICT
 
-    def get_queryset(self) -> QuerySet[Any]:
-        queryset: QuerySet[Any] = super().get_queryset()  # type: ignore[misc]
-        if not self.autoprefetch or not isinstance(queryset, QuerySet):
-            return queryset
-        view: Any = self
-        if getattr(getattr(view.get_serializer_class(), "Meta", None), "model", None) is None:
-            return queryset  # e.g. an action whose serializer only reads input
-        queryset = self.optimize_queryset(queryset)
-        if self.get_autoprefetch_strict():
-            queryset = strict.fetch_strictly(queryset)
-        return queryset
-
     def get_serializer(self, *args: Any, **kwargs: Any) -> BaseSerializer[Any]:
         serializer: BaseSerializer[Any] = super().get_serializer(  # type: ignore[misc]
             *args, **kwargs
@@ -71,10 +126,54 @@ class AutoPrefetchMixin:
             strict.enable(serializer)
         else:
             strict.disable(serializer)  # e.g. switched on by @auto_prefetch
+        if self.autoprefetch and self._writes(args, kwargs) and _model_of(type(serializer)):
+            _render_reloaded(serializer, self.reload_saved_instance)
         return serializer
+
+    def reload_saved_instance(self, instance: Model) -> Model:
+        """The row a write serializer renders: ``instance`` read again, optimized.
+
+        Read through ``get_queryset()`` (not ``filter_queryset()``), so the response of a
+        create or an update costs the plan's queries and shows the related rows as they
+        are now. ``instance`` is kept when that queryset does not hold it: another model,
+        or a row the view's own ``get_queryset()`` filters out.
+        """
+        queryset: Any = self.get_queryset()
+        if not isinstance(queryset, QuerySet) or type(instance) is not queryset.model:
+            return instance
+        reloaded: Model | None = queryset.filter(pk=instance.pk).first()
+        return instance if reloaded is None else reloaded
 
     @staticmethod
     def _renders_only(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
         """Whether the serializer is given an instance to render and no input data."""
         has_instance = bool(args) or kwargs.get("instance") is not None
         return has_instance and len(args) < 2 and "data" not in kwargs
+
+    @staticmethod
+    def _writes(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+        """Whether the serializer is given input data, to save one row."""
+        return len(args) > 1 or "data" in kwargs
+
+
+def _model_of(serializer_class: type) -> type[Model] | None:
+    model: type[Model] | None = getattr(getattr(serializer_class, "Meta", None), "model", None)
+    return model
+
+
+def _render_reloaded(serializer: BaseSerializer[Any], reload: Callable[[Model], Model]) -> None:
+    """Make ``serializer`` render its saved instance as ``reload(instance)`` returns it.
+
+    The row is read when ``.data`` is first rendered, after ``save()`` and whatever the
+    view did after it (``perform_create()`` overrides included), so nothing is stale.
+    """
+    if not isinstance(serializer, Serializer):
+        return
+    to_representation = serializer.to_representation
+
+    def reloading(data: Any) -> Any:
+        if data is serializer.instance and isinstance(data, Model) and data.pk is not None:
+            data = serializer.instance = reload(data)
+        return to_representation(data)
+
+    vars(serializer)["to_representation"] = reloading

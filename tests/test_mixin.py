@@ -1,0 +1,599 @@
+"""``AutoPrefetchMixin``: per-action plans, filters, pagination, detail views and writes."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from django.db.models import Count
+from django.test import override_settings
+from rest_framework import filters, pagination, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.test import APIRequestFactory
+
+from drf_autoprefetch import AutoPrefetchMixin, PlanError, plan_for
+from tests.testapp import serializers as shapes
+from tests.testapp.models import Book, Review
+
+pytestmark = pytest.mark.django_db
+
+
+# --- test-local serializers -----------------------------------------------------------
+
+
+class BookDetailSerializer(serializers.ModelSerializer):
+    """One join and three prefetches: four queries."""
+
+    category = shapes.CategoryParentSerializer()
+    chapters = shapes.ChapterSerializer(many=True)
+    labels = shapes.LabelSerializer(many=True)
+    reviews = shapes.ReviewSerializer(many=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "title", "category", "chapters", "labels", "reviews"]
+
+
+class BookEditSerializer(serializers.ModelSerializer):
+    """Writable columns and category; read-only nested authors and reviews."""
+
+    authors = shapes.PersonWithAddressSerializer(many=True, read_only=True)
+    reviews = shapes.ReviewSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "title", "isbn", "category", "authors", "reviews"]
+
+
+class BookChaptersEditSerializer(serializers.ModelSerializer):
+    chapters = shapes.ChapterSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "title", "chapters"]
+
+
+class BookReviewTotalSerializer(serializers.ModelSerializer):
+    """``review_total`` is an annotation of the view's queryset, not a model attribute."""
+
+    review_total = serializers.IntegerField(read_only=True)
+    reviews = shapes.ReviewSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "review_total", "reviews"]
+
+
+class BookChapterTitlesSerializer(serializers.ModelSerializer):
+    """Reads chapters in a method field the planner cannot see through."""
+
+    chapter_titles = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Book
+        fields = ["id", "title", "chapter_titles"]
+
+    def get_chapter_titles(self, obj):
+        return [chapter.title for chapter in obj.chapters.all()]
+
+
+# --- test-local views -----------------------------------------------------------------
+
+
+class BookViewSet(AutoPrefetchMixin, viewsets.ModelViewSet):
+    """A serializer per action: list, retrieve, and two extra actions."""
+
+    queryset = Book.objects.all()
+    serializer_class = shapes.BookTitleSerializer
+
+    def get_serializer_class(self):
+        if self.action == "list":
+            return shapes.BookWithAuthorsSerializer
+        if self.action == "retrieve":
+            return BookDetailSerializer
+        return super().get_serializer_class()
+
+    @action(detail=False)
+    def titles(self, request):
+        queryset = self.filter_queryset(self.get_queryset())
+        return Response(self.get_serializer(queryset, many=True).data)
+
+    @action(detail=True, serializer_class=shapes.BookReviewsSerializer)
+    def reviews(self, request, pk=None):
+        return Response(self.get_serializer(self.get_object()).data)
+
+
+class EditedFilter(filters.BaseFilterBackend):
+    """``?edited=1`` keeps the books that have an editor."""
+
+    def filter_queryset(self, request, queryset, view):
+        if request.query_params.get("edited"):
+            return queryset.filter(editor__isnull=False)
+        return queryset
+
+
+class FilteredBookViewSet(BookViewSet):
+    filter_backends = [EditedFilter, filters.SearchFilter, filters.OrderingFilter]
+    search_fields = ["title", "authors__name"]
+    ordering_fields = ["title", "isbn"]
+
+
+class PageNumberBookViewSet(FilteredBookViewSet):
+    class pagination_class(pagination.PageNumberPagination):
+        page_size = 2
+
+
+class LimitOffsetBookViewSet(FilteredBookViewSet):
+    pagination_class = pagination.LimitOffsetPagination
+
+
+class CursorBookViewSet(FilteredBookViewSet):
+    class pagination_class(pagination.CursorPagination):
+        page_size = 2
+        ordering = "isbn"
+
+
+class EditBookViewSet(AutoPrefetchMixin, viewsets.ModelViewSet):
+    queryset = Book.objects.all()
+    serializer_class = BookEditSerializer
+
+
+class ChaptersEditViewSet(AutoPrefetchMixin, viewsets.ModelViewSet):
+    queryset = Book.objects.all()
+    serializer_class = BookChaptersEditSerializer
+
+
+def plain(viewset):
+    """The same view, opted out."""
+    return type(f"Plain{viewset.__name__}", (viewset,), {"autoprefetch": False})
+
+
+def call(viewset, action_name, *, method="get", path="/books/", data=None, **kwargs):
+    """Route one request to ``action_name`` as a router would, extra actions included."""
+    extra = {each.__name__: each for each in viewset.get_extra_actions()}
+    initkwargs = extra[action_name].kwargs if action_name in extra else {}
+    factory = APIRequestFactory()
+    if method == "get":
+        request = factory.get(path, data)
+    else:
+        request = getattr(factory, method)(path, data, format="json")
+    response = viewset.as_view({method: action_name}, **initkwargs)(request, **kwargs)
+    assert response.status_code < 400, response.data
+    return response
+
+
+def detail(book, suffix=""):
+    return {"path": f"/books/{book.pk}/{suffix}", "pk": book.pk}
+
+
+def ids(queryset):
+    return list(queryset.values_list("pk", flat=True))
+
+
+def view_for(viewset, action_name):
+    """A view instance set up for ``action_name``, as ``as_view()`` would set it up."""
+    extra = {each.__name__: each for each in viewset.get_extra_actions()}
+    view = viewset(**(extra[action_name].kwargs if action_name in extra else {}))
+    view.action = action_name
+    view.request = None
+    view.format_kwarg = None
+    view.kwargs = {}
+    return view
+
+
+# --- a plan per action ----------------------------------------------------------------
+
+PER_ACTION = {
+    "list": (shapes.BookWithAuthorsSerializer, None, 2),
+    "retrieve": (BookDetailSerializer, "", 4),
+    "titles": (shapes.BookTitleSerializer, None, 1),
+    "reviews": (shapes.BookReviewsSerializer, "reviews/", 2),
+}
+
+
+@pytest.mark.parametrize("action_name", PER_ACTION)
+def test_each_action_gets_the_plan_of_its_own_serializer(action_name):
+    serializer_class, _, queries = PER_ACTION[action_name]
+    view = view_for(BookViewSet, action_name)
+
+    assert view.get_serializer_class() is serializer_class
+    assert view.get_prefetch_plan() == plan_for(serializer_class)
+    assert plan_for(serializer_class).query_count == queries
+
+
+@pytest.mark.parametrize("action_name", PER_ACTION)
+def test_each_action_runs_its_own_plans_queries(world, django_assert_num_queries, action_name):
+    _, suffix, queries = PER_ACTION[action_name]
+    book = world.books[0]  # two authors, two visible reviews, no chapter
+    kwargs = {} if suffix is None else detail(book, suffix)
+    expected = call(plain(BookViewSet), action_name, **kwargs).data
+
+    with django_assert_num_queries(queries):
+        response = call(BookViewSet, action_name, **kwargs)
+
+    assert response.data == expected
+
+
+def test_retrieve_reads_the_row_and_the_prefetches_through_get_object(
+    world, django_assert_num_queries
+):
+    book = world.books[1]  # one chapter, two visible reviews, a soft-deleted label only
+    expected = call(plain(BookViewSet), "retrieve", **detail(book)).data
+
+    with django_assert_num_queries(4):  # book joined to its category, chapters, labels, reviews
+        response = call(BookViewSet, "retrieve", **detail(book))
+
+    assert response.data == expected
+    assert [chapter["title"] for chapter in response.data["chapters"]] == ["Chapter 1"]
+    assert response.data["labels"] == []
+    assert len(response.data["reviews"]) == 2
+
+
+# --- filter backends and ordering -----------------------------------------------------
+
+
+FILTERS = {
+    "ordering": ({"ordering": "-isbn"}, lambda: Book.objects.order_by("-isbn")),
+    "search through a many-to-many": (
+        {"search": "Person 008"},
+        lambda: Book.objects.filter(authors__name="Person 008"),
+    ),
+    "custom backend": ({"edited": "1"}, lambda: Book.objects.filter(editor__isnull=False)),
+    "all three": (
+        {"edited": "1", "search": "Person 008", "ordering": "-isbn"},
+        lambda: Book.objects.filter(editor__isnull=False, authors__name="Person 008").order_by(
+            "-isbn"
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("query", FILTERS.values(), ids=FILTERS.keys())
+def test_filtered_list_equals_unoptimized_in_the_plans_queries(
+    world, django_assert_num_queries, query
+):
+    params, rows = query
+    expected = call(plain(FilteredBookViewSet), "list", data=params).data
+
+    with django_assert_num_queries(2):  # books joined to their editor, authors
+        response = call(FilteredBookViewSet, "list", data=params)
+
+    assert response.data == expected
+    assert [row["id"] for row in response.data] == ids(rows())
+
+
+# --- pagination -----------------------------------------------------------------------
+
+PAGINATIONS = {
+    # viewset, query, queries, where the page starts
+    "page number": (PageNumberBookViewSet, {"page": "2"}, 3, 2),
+    "limit offset": (LimitOffsetBookViewSet, {"limit": "2", "offset": "1"}, 3, 1),
+    "cursor": (CursorBookViewSet, {}, 2, 0),
+}
+
+
+@pytest.mark.parametrize("case", PAGINATIONS.values(), ids=PAGINATIONS.keys())
+def test_paginated_list_counts_then_runs_the_plan_on_one_page(
+    world, django_assert_num_queries, case
+):
+    viewset, params, queries, start = case
+    expected = call(plain(viewset), "list", data=params).data
+
+    with django_assert_num_queries(queries):  # COUNT (not for a cursor), books, authors
+        response = call(viewset, "list", data=params)
+
+    assert response.data == expected
+    rows = Book.objects.order_by("isbn") if viewset is CursorBookViewSet else Book.objects.all()
+    assert [row["id"] for row in response.data["results"]] == ids(rows)[start : start + 2]
+
+
+@pytest.mark.parametrize("case", PAGINATIONS.values(), ids=PAGINATIONS.keys())
+def test_paginated_filtered_ordered_list_equals_unoptimized(world, django_assert_num_queries, case):
+    viewset, params, queries, start = case
+    params = {**params, "search": "Person 008", "ordering": "-isbn"}
+    expected = call(plain(viewset), "list", data=params).data
+
+    with django_assert_num_queries(queries):
+        response = call(viewset, "list", data=params)
+
+    assert response.data == expected
+    rows = Book.objects.filter(authors__name="Person 008").order_by("-isbn")
+    assert [row["id"] for row in response.data["results"]] == ids(rows)[start : start + 2]
+
+
+def test_cursor_pagination_next_page_runs_the_plan_without_a_count(
+    world, django_assert_num_queries
+):
+    first = call(CursorBookViewSet, "list").data
+    cursor = parse_qs(urlparse(first["next"]).query)["cursor"][0]
+    expected = call(plain(CursorBookViewSet), "list", data={"cursor": cursor}).data
+
+    with django_assert_num_queries(2):  # books, authors
+        response = call(CursorBookViewSet, "list", data={"cursor": cursor})
+
+    assert response.data == expected
+    assert [row["id"] for row in first["results"] + response.data["results"]] == ids(
+        Book.objects.order_by("isbn")
+    )
+
+
+# --- opting out and adjusting the plan ------------------------------------------------
+
+
+def test_opted_out_view_adds_no_lookups_and_runs_a_query_per_row(world, django_assert_num_queries):
+    class View(AutoPrefetchMixin, viewsets.ModelViewSet):
+        queryset = Book.objects.all()
+        serializer_class = shapes.BookChaptersSerializer
+        autoprefetch = False
+
+    queryset = view_for(View, "list").get_queryset()
+    assert queryset.query.select_related is False
+    assert queryset._prefetch_related_lookups == ()
+
+    expected = shapes.BookChaptersSerializer(Book.objects.all(), many=True).data
+    with django_assert_num_queries(1 + len(world.books)):  # books, then chapters per book
+        response = call(View, "list")
+    assert response.data == expected
+
+
+def test_overridden_plan_merges_another_serializers_plan(world, django_assert_num_queries):
+    class View(AutoPrefetchMixin, viewsets.ModelViewSet):
+        queryset = Book.objects.all()
+        serializer_class = BookChapterTitlesSerializer
+
+        def get_prefetch_plan(self, queryset=None):
+            return super().get_prefetch_plan(queryset) | plan_for(shapes.BookChaptersSerializer)
+
+    assert view_for(View, "list").get_prefetch_plan() == plan_for(
+        BookChapterTitlesSerializer
+    ) | plan_for(shapes.BookChaptersSerializer)
+    with django_assert_num_queries(1 + len(world.books)):
+        expected = call(plain(View), "list").data
+
+    with django_assert_num_queries(2):  # books, chapters
+        response = call(View, "list")
+
+    assert response.data == expected
+    rows = {row["id"]: row for row in response.data}
+    assert rows[world.books[2].pk]["chapter_titles"] == ["Chapter 2", "Chapter 1"]
+
+
+def test_root_field_may_read_an_annotation_of_the_views_queryset(world, django_assert_num_queries):
+    class View(AutoPrefetchMixin, viewsets.ModelViewSet):
+        queryset = Book.objects.annotate(review_total=Count("reviews")).order_by("title", "id")
+        serializer_class = BookReviewTotalSerializer
+
+    expected = call(plain(View), "list").data
+
+    with django_assert_num_queries(2):  # annotated books, reviews
+        response = call(View, "list")
+
+    assert response.data == expected
+    # Book 001 to Book 004; the soft-deleted review counts too.
+    assert [row["review_total"] for row in response.data] == [3, 1, 3, 3]
+
+
+def test_root_field_may_read_an_annotation_added_by_get_queryset(world, django_assert_num_queries):
+    class View(AutoPrefetchMixin, viewsets.ModelViewSet):
+        queryset = Book.objects.all()
+        serializer_class = BookReviewTotalSerializer
+
+        def get_queryset(self):
+            return super().get_queryset().annotate(review_total=Count("reviews"))
+
+    book = world.books[0]
+    expected = call(plain(View), "retrieve", **detail(book)).data
+
+    with django_assert_num_queries(2):  # the annotated book, its reviews
+        response = call(View, "retrieve", **detail(book))
+
+    assert response.data == expected
+    assert response.data["review_total"] == 3  # the soft-deleted review counts too
+
+
+def test_get_queryset_override_without_super_is_optimized(world, django_assert_num_queries):
+    class View(AutoPrefetchMixin, viewsets.ModelViewSet):
+        serializer_class = shapes.BookWithAuthorsSerializer
+
+        def get_queryset(self):
+            return Book.objects.filter(editor__isnull=False)
+
+    expected = call(plain(View), "list").data
+
+    with django_assert_num_queries(2):  # books joined to their editor, authors
+        response = call(View, "list")
+
+    assert response.data == expected
+    assert [row["id"] for row in response.data] == ids(Book.objects.filter(editor__isnull=False))
+
+
+def test_get_queryset_overrides_calling_super_apply_the_plan_once_at_the_end(
+    world, django_assert_num_queries
+):
+    class Base(AutoPrefetchMixin, viewsets.ModelViewSet):
+        queryset = Book.objects.all()
+        serializer_class = BookReviewTotalSerializer
+
+        def get_queryset(self):
+            return super().get_queryset().filter(editor__isnull=False)
+
+    class View(Base):
+        def get_queryset(self):
+            return super().get_queryset().annotate(review_total=Count("reviews"))
+
+    queryset = view_for(View, "list").get_queryset()
+    assert [lookup.prefetch_to for lookup in queryset._prefetch_related_lookups] == ["reviews"]
+    expected = call(plain(View), "list").data
+
+    with django_assert_num_queries(2):  # annotated books, reviews
+        response = call(View, "list")
+
+    assert response.data == expected
+    assert sorted(row["review_total"] for row in response.data) == [1, 3]
+
+
+def test_plan_without_the_queryset_rejects_a_root_field_naming_nothing():
+    class View(AutoPrefetchMixin, viewsets.ModelViewSet):
+        queryset = Book.objects.annotate(review_total=Count("reviews"))
+        serializer_class = BookReviewTotalSerializer
+
+    with pytest.raises(PlanError) as excinfo:
+        view_for(View, "list").get_prefetch_plan()
+
+    assert str(excinfo.value) == (
+        "BookReviewTotalSerializer.review_total: source 'review_total' names nothing on "
+        "testapp.Book. Fix the field's source; relations of Book: authors, category, "
+        "chapters, comments, editor, labels, reviews. (An annotation of that name on the "
+        "queryset the plan is applied to is accepted.)"
+    )
+
+
+# --- writes ---------------------------------------------------------------------------
+
+
+def create_data(world, **extra):
+    return {"title": "Fresh", "isbn": "979-000001", "category": world.categories[0].pk, **extra}
+
+
+def test_create_renders_the_new_row_read_again_with_the_plan(world, django_assert_num_queries):
+    # isbn uniqueness, category, INSERT; then the book, authors, reviews.
+    with django_assert_num_queries(6):
+        response = call(EditBookViewSet, "create", method="post", data=create_data(world))
+
+    assert response.status_code == 201
+    book = Book.objects.get(isbn="979-000001")
+    assert response.data == call(EditBookViewSet, "retrieve", **detail(book)).data
+    assert response.data == call(plain(EditBookViewSet), "retrieve", **detail(book)).data
+    assert response.data["title"] == "Fresh"
+
+
+def test_create_shows_rows_added_by_a_perform_create_override(world, django_assert_num_queries):
+    reviewer = world.people[1]
+
+    class View(EditBookViewSet):
+        def perform_create(self, serializer):
+            # No super(): the usual way to pass extra attributes to save().
+            book = serializer.save(title="Overridden")
+            Review.objects.create(book=book, reviewer=reviewer, rating=3, body="First")
+
+    # isbn uniqueness, category, INSERT book, INSERT review; the book, authors, reviews.
+    with django_assert_num_queries(7):
+        response = call(View, "create", method="post", data=create_data(world))
+
+    book = Book.objects.get(isbn="979-000001")
+    assert response.data == call(plain(View), "retrieve", **detail(book)).data
+    assert response.data["title"] == "Overridden"
+    assert [review["body"] for review in response.data["reviews"]] == ["First"]
+    assert (
+        response.data["reviews"][0]["reviewer"] == shapes.PersonWithAddressSerializer(reviewer).data
+    )
+
+
+def test_create_of_a_row_the_views_queryset_hides_renders_the_saved_instance(
+    world, django_assert_num_queries
+):
+    class View(EditBookViewSet):
+        def get_queryset(self):
+            return super().get_queryset().filter(editor__isnull=False)
+
+    # isbn uniqueness, category, INSERT, the empty re-read; then authors and reviews lazily.
+    with django_assert_num_queries(6):
+        response = call(View, "create", method="post", data=create_data(world))
+
+    assert response.status_code == 201
+    book = Book.objects.get(isbn="979-000001")
+    assert response.data == BookEditSerializer(book).data
+    assert response.data["authors"] == response.data["reviews"] == []
+
+
+def test_partial_update_renders_the_updated_row_and_its_current_relations(
+    world, django_assert_num_queries
+):
+    book = world.books[0]  # two authors, two visible reviews
+
+    # get_object (book, authors, reviews), UPDATE, then the book, authors, reviews again.
+    with django_assert_num_queries(7):
+        response = call(
+            EditBookViewSet,
+            "partial_update",
+            method="patch",
+            data={"title": "Patched"},
+            **detail(book),
+        )
+
+    assert response.data == call(plain(EditBookViewSet), "retrieve", **detail(book)).data
+    assert response.data["title"] == "Patched"
+    assert len(response.data["authors"]) == 2
+    assert len(response.data["reviews"]) == 2
+
+
+def test_update_after_a_perform_update_override_shows_no_stale_prefetch(
+    world, django_assert_num_queries
+):
+    class View(EditBookViewSet):
+        def perform_update(self, serializer):
+            super().perform_update(serializer)
+            Review.objects.filter(book=serializer.instance, rating=4).update(deleted=True)
+
+    book = world.books[0]
+    data = {"title": "Put", "isbn": book.isbn, "category": book.category_id}
+
+    # get_object (3), isbn uniqueness, category, UPDATE book, UPDATE reviews, re-read (3).
+    with django_assert_num_queries(10):
+        response = call(View, "update", method="put", data=data, **detail(book))
+
+    assert response.data == call(plain(View), "retrieve", **detail(book)).data
+    assert response.data["title"] == "Put"
+    assert response.data["reviews"] == []
+    assert len(response.data["authors"]) == 2
+
+
+@override_settings(DRF_AUTOPREFETCH={"STRICT": True})
+def test_update_in_strict_mode_is_read_again_and_not_checked(world, django_assert_num_queries):
+    book = world.books[0]
+
+    with django_assert_num_queries(7):
+        response = call(
+            EditBookViewSet,
+            "partial_update",
+            method="patch",
+            data={"title": "Strict"},
+            **detail(book),
+        )
+
+    assert response.data == call(EditBookViewSet, "retrieve", **detail(book)).data
+    assert response.data["title"] == "Strict"
+
+
+def test_opted_out_update_renders_the_saved_instance_lazily(world, django_assert_num_queries):
+    book = world.books[2]  # two chapters
+
+    with django_assert_num_queries(3):  # get_object, UPDATE, chapters
+        response = call(
+            plain(ChaptersEditViewSet),
+            "partial_update",
+            method="patch",
+            data={"title": "Lazy"},
+            **detail(book),
+        )
+
+    assert response.data == call(ChaptersEditViewSet, "retrieve", **detail(book)).data
+    assert [chapter["number"] for chapter in response.data["chapters"]] == [2, 1]
+
+
+def test_overridden_reload_can_keep_the_saved_instance(world, django_assert_num_queries):
+    class View(ChaptersEditViewSet):
+        def reload_saved_instance(self, instance):
+            return instance
+
+    book = world.books[2]
+
+    # get_object (book, chapters), UPDATE, chapters again: the prefetch cache was cleared.
+    with django_assert_num_queries(4):
+        response = call(
+            View, "partial_update", method="patch", data={"title": "Kept"}, **detail(book)
+        )
+
+    assert response.data == call(View, "retrieve", **detail(book)).data
+    assert response.data["title"] == "Kept"
