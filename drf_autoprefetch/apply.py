@@ -5,24 +5,32 @@ Django's related managers do (single-valued relations from the base manager, as
 Django's descriptors do), so the optimized rows are the rows the unoptimized code
 would have read. What the QuerySet already has is kept: a user's ``Prefetch`` at the
 same place wins, and what the plan needs below it is pushed into a copy of it.
+
+Prefetch querysets read their rows through :class:`BatchedModelIterable`: on a backend
+that limits the parameters of one query (SQLite), a prefetch for more parent rows than
+that limit runs as several queries, each under it, with the same rows in the same order
+for every parent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import django
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Manager, Model, Prefetch, QuerySet
+from django.db.models.lookups import In
 from django.db.models.query import ModelIterable
+from django.db.models.sql.where import AND, WhereNode
 from rest_framework.serializers import BaseSerializer
 
 from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.plan import Kind, Plan, Relation
 
-__all__ = ["apply_plan", "build_prefetches", "optimize"]
+__all__ = ["BatchedModelIterable", "apply_plan", "build_prefetches", "optimize"]
 
 Lookup: TypeAlias = "str | Prefetch[Any]"
 
@@ -142,7 +150,9 @@ def _merge(existing: list[Lookup], specs: Iterable[_Spec]) -> list[Lookup]:
             assert isinstance(user, Prefetch)
             assert user.queryset is not None
             merged = _apply(user.queryset, spec.relation.children, spec.relation.annotations)
-            existing[index] = Prefetch(user.prefetch_through, queryset=merged, to_attr=user.to_attr)
+            existing[index] = Prefetch(
+                user.prefetch_through, queryset=batched(merged), to_attr=user.to_attr
+            )
             continue
         below = f"{target}__"
         inner = [
@@ -191,7 +201,7 @@ def _build(spec: _Spec, inner: Sequence[Prefetch[Any]] = ()) -> Prefetch[Any]:
         if relation.queryset:  # from a GenericPrefetch in hints (Django >= 5.0)
             from django.contrib.contenttypes.prefetch import GenericPrefetch
 
-            querysets = [queryset.all() for queryset in relation.queryset]
+            querysets = [batched(queryset.all()) for queryset in relation.queryset]
             return GenericPrefetch(spec.through, querysets, to_attr=relation.to_attr)
         return Prefetch(spec.through, to_attr=relation.to_attr)
     queryset = _base_queryset(relation)
@@ -201,7 +211,7 @@ def _build(spec: _Spec, inner: Sequence[Prefetch[Any]] = ()) -> Prefetch[Any]:
         # Key columns only; a manager that joins on its own keeps its columns.
         queryset = queryset.only(*relation.only)
     queryset = _apply(queryset, relation.children, relation.annotations)
-    return Prefetch(spec.through, queryset=queryset, to_attr=relation.to_attr)
+    return Prefetch(spec.through, queryset=batched(queryset), to_attr=relation.to_attr)
 
 
 def build_prefetches(plan: Plan) -> tuple[Prefetch[Any], ...]:
@@ -231,9 +241,32 @@ def apply_plan(queryset: QuerySet[Any] | Manager[Any], plan: Plan) -> QuerySet[A
     if isinstance(queryset, Manager):
         queryset = queryset.all()
     _check_model(queryset, plan)
-    if queryset._iterable_class is not ModelIterable:  # values(), values_list()
+    if not issubclass(queryset._iterable_class, ModelIterable):  # values(), values_list()
         return queryset
+    _check_own_prefetches(queryset)
     return _apply(queryset, plan.relations, plan.annotation_items)
+
+
+def _check_own_prefetches(queryset: QuerySet[Any]) -> None:
+    """Refuse a queryset prefetching one path with two querysets, as Django would later.
+
+    Django raises "lookup was already seen with a different queryset" only once the rows
+    are read; this says which lookup, and what to do, before the plan is merged in.
+    """
+    lookups: Sequence[Lookup] = queryset._prefetch_related_lookups  # type: ignore[attr-defined]
+    seen: dict[str, Prefetch[Any]] = {}
+    for lookup in lookups:
+        if not isinstance(lookup, Prefetch) or lookup.queryset is None:
+            continue
+        first = seen.setdefault(lookup.prefetch_to, lookup)
+        if first is not lookup:
+            raise PlanError(
+                f"The queryset of {queryset.model._meta.label} prefetches "
+                f"{lookup.prefetch_to!r} twice, each time with a queryset of its own "
+                f"(Prefetch({first.prefetch_through!r}, queryset=...) and "
+                f"Prefetch({lookup.prefetch_through!r}, queryset=...)); Django refuses that "
+                "when the rows are read. Keep one of them, or give the other a to_attr."
+            )
 
 
 def optimize(
@@ -248,3 +281,145 @@ def optimize(
     if isinstance(queryset, Manager):
         queryset = queryset.all()
     return plan_for_queryset(serializer_class, queryset, context=context).apply(queryset)
+
+
+# ------------------------------------------------------------------ batched prefetches
+
+
+if TYPE_CHECKING:
+    _ModelIterable = ModelIterable[Any]
+else:
+    _ModelIterable = ModelIterable  # not subscriptable at run time
+
+
+class BatchedModelIterable(_ModelIterable):
+    """Model rows of a prefetch queryset, read in batches under the backend's limit.
+
+    Django filters a prefetch queryset with one ``IN`` list holding a key of every
+    parent row. Where the backend limits the parameters of one query
+    (``connection.features.max_query_params``, or SQLite's ``SQLITE_LIMIT_VARIABLE_NUMBER``
+    as the connection reports it), a longer list is split and each part read by a query
+    of its own. The rows of one parent all come from the same query, so each parent gets
+    the same rows in the same order as from one query; only the order between parents,
+    which a prefetch does not use, can differ.
+    """
+
+    def __iter__(self) -> Iterator[Any]:
+        parts = _batches(self.queryset)
+        if parts is None:
+            yield from super().__iter__()
+            return
+        for part in parts:
+            yield from ModelIterable(part, self.chunked_fetch, self.chunk_size)
+
+
+def batched(queryset: QuerySet[Any]) -> QuerySet[Any]:
+    """A copy of ``queryset`` reading its rows with :class:`BatchedModelIterable`."""
+    if queryset._iterable_class is not ModelIterable:
+        return queryset  # a user's own iterable class is kept
+    copy: QuerySet[Any] = queryset._chain()  # type: ignore[attr-defined]
+    copy._iterable_class = BatchedModelIterable
+    return copy
+
+
+#: Where an ``IN`` lookup sits in a WHERE tree: child indexes from the root node.
+_Path: TypeAlias = "tuple[int, ...]"
+
+_DIRECT_VALUES = (list, tuple, set, frozenset)
+
+
+def parameter_limit(alias: str) -> int | None:
+    """How many parameters one query may carry on the database ``alias`` (``None``: no limit)."""
+    connection = connections[alias]
+    if connection.vendor == "sqlite" and hasattr(sqlite3, "SQLITE_LIMIT_VARIABLE_NUMBER"):
+        # Django 4.2 and 5.2 report SQLite's historical default (999); ask the library.
+        connection.ensure_connection()
+        getlimit = getattr(connection.connection, "getlimit", None)
+        if getlimit is not None:
+            return int(getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+    limit = connection.features.max_query_params
+    return int(limit) if limit else None
+
+
+def _batches(queryset: QuerySet[Any]) -> list[QuerySet[Any]] | None:
+    """``queryset`` split on its last ``IN`` list into queries under the limit, if needed."""
+    limit = parameter_limit(queryset.db)
+    where: WhereNode = queryset.query.where
+    found = _last_in(where) if limit else None
+    if limit is None or found is None or _in_values(where) <= limit // 2:
+        return None
+    path, lookup = found
+    values = _distinct(lookup.rhs)
+    if len(values) < 2 or any(isinstance(value, tuple) for value in values):
+        return None  # nothing to split, or a key of several columns
+    one = _count_params(_with_values(queryset, path, lookup, values[:1]))
+    each = _count_params(_with_values(queryset, path, lookup, values[:2])) - one
+    fixed = one - each
+    if each < 1 or fixed + each * len(values) <= limit:
+        return None
+    size = (limit - fixed) // each
+    if size < 1:
+        return None  # the rest of the query alone is over the limit: Django reports it
+    return [
+        _with_values(queryset, path, lookup, values[start : start + size])
+        for start in range(0, len(values), size)
+    ]
+
+
+def _last_in(node: WhereNode, path: _Path = ()) -> tuple[_Path, Any] | None:
+    """The last ``IN`` lookup with a list of values that every row must satisfy.
+
+    Django adds a prefetch's ``IN`` filter after the conditions of the queryset, so the
+    last one is the filter on the parent keys.
+    """
+    if node.negated or (node.connector != AND and len(node.children) > 1):
+        return None
+    found: tuple[_Path, Any] | None = None
+    for index, child in enumerate(node.children):
+        if isinstance(child, WhereNode):
+            found = _last_in(child, (*path, index)) or found
+        elif _splittable(child):
+            found = ((*path, index), child)
+    return found
+
+
+def _splittable(child: object) -> bool:
+    return isinstance(child, In) and isinstance(child.rhs, _DIRECT_VALUES)
+
+
+def _in_values(node: WhereNode) -> int:
+    """How many values the ``IN`` lists of a WHERE tree hold, at most."""
+    total = 0
+    for child in node.children:
+        if isinstance(child, WhereNode):
+            total += _in_values(child)
+        elif isinstance(child, In) and isinstance(child.rhs, _DIRECT_VALUES):
+            total += len(child.rhs)
+    return total
+
+
+def _distinct(values: Iterable[Any]) -> list[Any]:
+    """The values an ``IN`` list sends, as Django sends them: no ``None``, no repeats."""
+    present = [value for value in values if value is not None]
+    try:
+        return list(dict.fromkeys(present))
+    except TypeError:  # unhashable values
+        return present
+
+
+def _with_values(
+    queryset: QuerySet[Any], path: _Path, lookup: Any, values: list[Any]
+) -> QuerySet[Any]:
+    """A copy of ``queryset`` whose ``IN`` lookup at ``path`` holds ``values`` only."""
+    part: QuerySet[Any] = queryset._chain()  # type: ignore[attr-defined]
+    part._iterable_class = ModelIterable
+    node: Any = part.query.where  # a copy: cloning the query copies its WHERE tree
+    for index in path[:-1]:
+        node = node.children[index]
+    node.children[path[-1]] = type(lookup)(lookup.lhs, values)
+    return part
+
+
+def _count_params(queryset: QuerySet[Any]) -> int:
+    _, params = queryset.query.get_compiler(using=queryset.db).as_sql()
+    return len(params)

@@ -12,6 +12,7 @@ from rest_framework.serializers import BaseSerializer, Serializer
 
 from drf_autoprefetch import strict
 from drf_autoprefetch.conf import settings
+from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.plan import Plan
 from drf_autoprefetch.planner import plan_for, plan_for_queryset
 
@@ -96,7 +97,13 @@ class AutoPrefetchMixin:
 
     def optimize_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         """``queryset`` with this view's plan applied."""
-        return self.get_prefetch_plan(queryset).apply(queryset)
+        plan = self.get_prefetch_plan(queryset)
+        try:
+            return plan.apply(queryset)
+        except PlanError as exc:  # the queryset does not fit the plan: say whose
+            view: Any = self
+            serializer = view.get_serializer_class().__name__
+            raise PlanError(f"{type(self).__name__} with {serializer}: {exc}") from exc
 
     def _optimized(self, queryset: Any) -> Any:
         """What ``get_queryset()`` returns: ``queryset`` optimized, when it can be."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -177,7 +176,7 @@ class Plan:
         """The root query's ``select_related`` paths, longest chains folded in."""
         return join_paths(self.relations)
 
-    @cached_property
+    @property
     def prefetches(self) -> tuple[Prefetch[Any], ...]:
         """The root query's ``Prefetch`` objects, each carrying its nested plan."""
         from drf_autoprefetch.apply import build_prefetches

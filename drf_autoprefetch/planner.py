@@ -135,6 +135,10 @@ class _Draft:
         self.children: dict[str, _Draft] = {}
         self.annotations: dict[str, Any] = {}
         self.queryset: Any = None
+        #: Who declared ``queryset`` (``"Serializer.get_name"``), for messages.
+        self.queryset_owner = ""
+        #: Serializer fields reading this relation through their ``source``.
+        self.readers: list[str] = []
         self.rows_read = False  # something reads more than primary keys
         self.parent: _Draft | None = None
 
@@ -153,6 +157,7 @@ class _Draft:
 
     def freeze(self) -> Relation:
         assert self.kind is not None
+        self._check_readers()
         kind = self.kind
         if kind is Kind.JOIN and (self.annotations or self.queryset is not None):
             kind = Kind.PREFETCH_ONE
@@ -167,6 +172,16 @@ class _Draft:
             only=self.id_columns if ids_only and kind is Kind.PREFETCH else None,
             queryset=self.queryset,
             user_queryset=self.queryset is not None,
+        )
+
+    def _check_readers(self) -> None:
+        """A field must not read rows that a filtered ``Prefetch`` from hints replaced."""
+        if self.queryset is None or self.attr != self.lookup or not self.readers:
+            return
+        raise PlanError(
+            f"{self.readers[0]}: reads {self.attr!r}, which the hints of "
+            f"{self.queryset_owner} prefetch with a queryset of their own; this field would "
+            f"show only that queryset's rows. Give that Prefetch({self.lookup!r}) a to_attr."
         )
 
 
@@ -310,6 +325,7 @@ class _Planner:
             if step is None:
                 return None
             current = step
+            current.readers.append(walk.where())
         return current
 
     def step(
@@ -420,9 +436,21 @@ class _Planner:
         target = current.relation(prefetch.to_attr or last, attr, lookup=last)
         target.rows_read = True
         if attr.kind is Kind.GENERIC:  # GenericPrefetch: one queryset per content type
-            target.queryset = tuple(prefetch.querysets)
+            self._fill(target, tuple(prefetch.querysets), prefetch, walk, owner)
         elif prefetch.queryset is not None:
-            target.queryset = prefetch.queryset
+            self._fill(target, prefetch.queryset, prefetch, walk, owner)
+
+    def _fill(self, target: _Draft, queryset: Any, prefetch: Any, walk: _Walk, owner: str) -> None:
+        """Give ``target`` the queryset of a hinted ``Prefetch``; two different ones clash."""
+        if target.queryset is not None and not _same_rows(target.queryset, queryset):
+            raise PlanError(
+                f"{walk.where()}: Prefetch({prefetch.prefetch_through!r}) in the hints of "
+                f"{owner} fills {target.attr!r} with another queryset than the hints of "
+                f"{target.queryset_owner} do; give one of the two Prefetch objects another "
+                "to_attr."
+            )
+        target.queryset = queryset
+        target.queryset_owner = owner
 
     def _check_prefetch(
         self, prefetch: Any, draft: _Draft, attr: _Attr, walk: _Walk, owner: str
@@ -447,6 +475,30 @@ class _Planner:
                 f"{where} has a queryset of {queryset.model._meta.label}, but the relation "
                 f"holds {attr.model._meta.label}."
             )
+
+
+def _same_rows(left: Any, right: Any) -> bool:
+    """Whether two querysets from hints (or tuples of them) select the same rows.
+
+    Compared without SQL, so planning never needs a database connection.
+    """
+    if isinstance(left, tuple) or isinstance(right, tuple):
+        return (
+            isinstance(left, tuple)
+            and isinstance(right, tuple)
+            and len(left) == len(right)
+            and all(map(_same_rows, left, right))
+        )
+    if left is right:
+        return True
+    mine, theirs = left.query, right.query
+    return bool(
+        left.model is right.model
+        and mine.where == theirs.where
+        and mine.order_by == theirs.order_by
+        and mine.distinct == theirs.distinct
+        and (mine.low_mark, mine.high_mark) == (theirs.low_mark, theirs.high_mark)
+    )
 
 
 def _member_kind(member: object) -> str:
@@ -588,6 +640,8 @@ def _plan_uncached(serializer_class: type, context: Mapping[str, Any] | None) ->
             return plan
     global build_count
     with _lock:
+        if key is None and serializer_class in _dynamic_classes:  # planned meanwhile
+            key = _signature(serializer)
         cached = _static.get(serializer_class) or (_dynamic.get(key) if key else None)
         if cached is not None:
             return cached

@@ -3,10 +3,13 @@
 Geography gives a forward foreign-key chain (Passport -> Person -> Address -> City ->
 Country); books give reverse foreign keys, many-to-many both ways, soft-deleted rows
 and orderings; clubs give a many-to-many with an explicit ``through`` model; comments
-give a generic foreign key; places give multi-table inheritance.
+give a generic foreign key; places give multi-table inheritance; projects, tasks, tags
+and notes hide the rows of other tenants than the one a request names.
 """
 
 from __future__ import annotations
+
+from contextvars import ContextVar
 
 from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
 from django.contrib.contenttypes.models import ContentType
@@ -270,3 +273,109 @@ class Dish(models.Model):
 
     def __str__(self):
         return self.name
+
+
+# --- rows scoped to a tenant read from the request ---------------------------------
+
+#: The tenant whose rows the tenant-scoped default managers show; ``None`` shows all rows.
+#: A view sets it from the request, as a multi-tenant site's middleware would.
+current_tenant: ContextVar[str | None] = ContextVar("testapp_current_tenant", default=None)
+
+
+class TenantManager(Manager):
+    """Default manager showing the current tenant's rows, read each time a query starts."""
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        tenant = current_tenant.get()
+        return queryset if tenant is None else queryset.filter(tenant=tenant)
+
+
+class Project(models.Model):
+    """A tenant's project: tasks (reverse FK), tags through a model, notes (generic)."""
+
+    tenant = models.CharField(max_length=20)
+    name = models.CharField(max_length=100)
+    tags = models.ManyToManyField("Tag", through="ProjectTag", related_name="projects", blank=True)
+    notes = GenericRelation("Note")
+
+    objects = TenantManager()
+    all_objects = Manager()  # noqa: DJ012 (a second manager, not a field)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class Tag(models.Model):
+    tenant = models.CharField(max_length=20)
+    name = models.CharField(max_length=100)
+
+    objects = TenantManager()
+    all_objects = Manager()  # noqa: DJ012 (a second manager, not a field)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class Task(models.Model):
+    """Many-to-many to tags both ways; its project may belong to another tenant."""
+
+    tenant = models.CharField(max_length=20)
+    project = models.ForeignKey(Project, models.CASCADE, related_name="tasks")
+    title = models.CharField(max_length=100)
+    done = models.BooleanField(default=False)
+    tags = models.ManyToManyField(Tag, related_name="tasks", blank=True)
+    notes = GenericRelation("Note")
+
+    objects = TenantManager()
+    all_objects = Manager()  # noqa: DJ012 (a second manager, not a field)
+
+    class Meta:
+        ordering = ["title", "id"]
+
+    def __str__(self):
+        return self.title
+
+
+class ProjectTag(models.Model):
+    """The explicit ``through`` model of ``Project.tags``, scoped to a tenant too."""
+
+    tenant = models.CharField(max_length=20)
+    project = models.ForeignKey(Project, models.CASCADE)
+    tag = models.ForeignKey(Tag, models.CASCADE)
+    weight = models.PositiveSmallIntegerField(default=0)
+
+    objects = TenantManager()
+    all_objects = Manager()  # noqa: DJ012 (a second manager, not a field)
+
+    class Meta:
+        ordering = ["-weight", "id"]
+
+    def __str__(self):
+        return f"{self.project_id} tagged {self.tag_id}"
+
+
+class Note(models.Model):
+    """A generic relation target scoped to a tenant."""
+
+    tenant = models.CharField(max_length=20)
+    content_type = models.ForeignKey(ContentType, models.CASCADE)
+    object_id = models.PositiveIntegerField()
+    content_object = GenericForeignKey("content_type", "object_id")
+    text = models.CharField(max_length=200)
+
+    objects = TenantManager()
+    all_objects = Manager()  # noqa: DJ012 (a second manager, not a field)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["content_type", "object_id"])]
+
+    def __str__(self):
+        return self.text
