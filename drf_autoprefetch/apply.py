@@ -211,7 +211,8 @@ def _build(spec: _Spec, inner: Sequence[Prefetch[Any]] = ()) -> Prefetch[Any]:
         # Key columns only; a manager that joins on its own keeps its columns.
         queryset = queryset.only(*relation.only)
     queryset = _apply(queryset, relation.children, relation.annotations)
-    return Prefetch(spec.through, queryset=batched(queryset), to_attr=relation.to_attr)
+    # Built from a fresh ``.all()`` above: this function holds the only reference.
+    return Prefetch(spec.through, queryset=batched(queryset, own=True), to_attr=relation.to_attr)
 
 
 def build_prefetches(plan: Plan) -> tuple[Prefetch[Any], ...]:
@@ -313,11 +314,14 @@ class BatchedModelIterable(_ModelIterable):
             yield from ModelIterable(part, self.chunked_fetch, self.chunk_size)
 
 
-def batched(queryset: QuerySet[Any]) -> QuerySet[Any]:
-    """A copy of ``queryset`` reading its rows with :class:`BatchedModelIterable`."""
+def batched(queryset: QuerySet[Any], *, own: bool = False) -> QuerySet[Any]:
+    """``queryset`` reading its rows with :class:`BatchedModelIterable`.
+
+    A copy, unless ``own`` says the queryset was just built here and nobody else holds it.
+    """
     if queryset._iterable_class is not ModelIterable:
         return queryset  # a user's own iterable class is kept
-    copy: QuerySet[Any] = queryset._chain()  # type: ignore[attr-defined]
+    copy: QuerySet[Any] = queryset if own else queryset._chain()  # type: ignore[attr-defined]
     copy._iterable_class = BatchedModelIterable
     return copy
 
