@@ -95,7 +95,9 @@ def _apply(
     specs = _generic_specs_for(queryset, specs)
     if specs:
         lookups = _merge(list(existing), specs)
-        queryset = queryset.prefetch_related(None).prefetch_related(*lookups)
+        if existing:  # the merged list replaces the queryset's own
+            queryset = queryset.prefetch_related(None)
+        queryset = queryset.prefetch_related(*lookups)
     return queryset
 
 
