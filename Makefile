@@ -15,6 +15,7 @@ help:
 	@echo "make serve  run the sample API's browsable API on 127.0.0.1:8000"
 	@echo "make lint   ruff and mypy"
 	@echo "make docs   build the documentation with warnings as errors"
+	@echo "make bench  benchmark against hand-written plans, FETCH_PEERS and peers (SIZES=10,100,1000,10000 for the full matrix)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +53,11 @@ lint: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
+
+# Writes docs/benchmarks/; the peers get virtualenvs .venv-bench-*. BENCH_ARGS passes more options.
+bench: $(STAMP)
+	@$(BIN)/python -c "import matplotlib" 2>/dev/null || $(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python -m benchmarks $(if $(SIZES),--sizes $(SIZES)) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-* docs/_build sample_api/db.sqlite3 .mypy_cache .ruff_cache

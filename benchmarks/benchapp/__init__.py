@@ -1,0 +1,1 @@
+"""Models that exist only for the benchmarks: a deep tree and a wide table."""
