@@ -421,3 +421,46 @@ def test_nested_serializer_on_a_to_many_relation_needs_many_true():
         "MissingManySerializer.reviews: reviews is a to-many relation of testapp.Book; "
         "declare the nested serializer with many=True."
     )
+
+
+def test_plans_merge_with_or_into_one_tree():
+    editor = plan_for(shapes.BookEditorSerializer)
+    authors = plan_for(shapes.BookWithAuthorsSerializer)
+
+    merged = editor | authors
+
+    assert merged.select_related == ("category", "editor__address__city__country")
+    assert [prefetch.prefetch_to for prefetch in merged.prefetches] == ["authors"]
+    assert merged == authors | editor
+    with pytest.raises(ValueError, match=r"^Cannot merge a plan for testapp\.Person"):
+        editor | plan_for(shapes.PersonWithAddressSerializer)
+
+
+def test_str_and_as_dict_describe_the_same_tree():
+    import json
+
+    plan = plan_for(shapes.BookHintedPrefetchObjectMethodSerializer)
+
+    assert str(plan) == (
+        "testapp.Book\n  prefetch reviews as good_reviews (testapp.Review) [queryset from hints]"
+    )
+    assert json.loads(json.dumps(plan.as_dict())) == {
+        "model": "testapp.Book",
+        "select_related": [],
+        "annotations": [],
+        "only": None,
+        "queries": 2,
+        "relations": [
+            {
+                "kind": "prefetch",
+                "lookup": "reviews",
+                "to_attr": "good_reviews",
+                "model": "testapp.Review",
+                "only": None,
+                "annotations": [],
+                "queryset_from_hints": True,
+                "relations": [],
+            }
+        ],
+        "warnings": [],
+    }
