@@ -105,10 +105,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--rtt-ms", type=float, default=0.5, help="simulated round trip per query (ms)"
     )
     parser.add_argument(
-        "--budget", type=float, default=0.5, help="seconds of timed runs per cell (default 0.5)"
+        "--budget", type=float, default=0.3, help="seconds of timed runs per cell (default 0.3)"
     )
     parser.add_argument(
-        "--min-runs", type=int, default=7, help="timed runs per cell of the main leg, at least"
+        "--min-runs", type=int, default=5, help="timed runs per cell of the main leg, at least"
     )
     parser.add_argument(
         "--peer-min-runs", type=int, default=3, help="timed runs per cell of the other legs"

@@ -89,7 +89,7 @@ class Cell:
 class Settings:
     """How long to measure: see ``python -m benchmarks --help``."""
 
-    budget: float = 0.5
+    budget: float = 0.3
     min_runs: int = 3
     max_runs: int = 15
     long_run: float = 2.0
