@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeGuard
 
 from django.conf import settings
-from django.db.models import Model
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.module_loading import import_string
 from rest_framework.generics import GenericAPIView
@@ -20,7 +19,7 @@ from rest_framework.viewsets import ViewSetMixin
 
 from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.plan import Plan
-from drf_autoprefetch.planner import build_plan
+from drf_autoprefetch.planner import build_plan, check_unresolved, serializer_model
 
 __all__ = [
     "SerializerClass",
@@ -60,8 +59,7 @@ def is_view_class(obj: object) -> TypeGuard[type[GenericAPIView[Any]]]:
 
 def has_model(serializer_class: type) -> bool:
     """Whether ``serializer_class`` names a model to plan for (``Meta.model``)."""
-    model = getattr(getattr(serializer_class, "Meta", None), "model", None)
-    return isinstance(model, type) and issubclass(model, Model)
+    return serializer_model(serializer_class) is not None
 
 
 @dataclass(frozen=True)
@@ -97,10 +95,7 @@ def plan_unenforced(serializer_class: SerializerClass, provided: Iterable[str] =
     """
     factory: Any = serializer_class
     plan, _ = build_plan(factory(context={}))
-    names = set(provided)
-    for name, message in plan.unresolved:
-        if name not in names:
-            raise PlanError(message)
+    check_unresolved(plan, set(provided))
     return plan
 
 

@@ -14,7 +14,7 @@ from drf_autoprefetch import strict
 from drf_autoprefetch.conf import settings
 from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.plan import Plan
-from drf_autoprefetch.planner import plan_for, plan_for_queryset
+from drf_autoprefetch.planner import plan_for, plan_for_queryset, serializer_model
 
 __all__ = ["AutoPrefetchMixin"]
 
@@ -110,7 +110,7 @@ class AutoPrefetchMixin:
         if not self.autoprefetch or not isinstance(queryset, QuerySet):
             return queryset
         view: Any = self
-        if _model_of(view.get_serializer_class()) is None:
+        if serializer_model(view.get_serializer_class()) is None:
             return queryset  # e.g. an action whose serializer only reads input
         queryset = self.optimize_queryset(queryset)
         if self.get_autoprefetch_strict():
@@ -133,7 +133,7 @@ class AutoPrefetchMixin:
             strict.enable(serializer)
         else:
             strict.disable(serializer)  # e.g. switched on by @auto_prefetch
-        if self.autoprefetch and self._writes(args, kwargs) and _model_of(type(serializer)):
+        if self.autoprefetch and self._writes(args, kwargs) and serializer_model(type(serializer)):
             _render_reloaded(serializer, self.reload_saved_instance)
         return serializer
 
@@ -161,11 +161,6 @@ class AutoPrefetchMixin:
     def _writes(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
         """Whether the serializer is given input data, to save one row."""
         return len(args) > 1 or "data" in kwargs
-
-
-def _model_of(serializer_class: type) -> type[Model] | None:
-    model: type[Model] | None = getattr(getattr(serializer_class, "Meta", None), "model", None)
-    return model
 
 
 def _render_reloaded(serializer: BaseSerializer[Any], reload: Callable[[Model], Model]) -> None:

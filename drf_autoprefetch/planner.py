@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -24,7 +24,14 @@ from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.hinting import Hints, get_hints
 from drf_autoprefetch.plan import Kind, Plan, Relation
 
-__all__ = ["build_plan", "clear_cache", "plan_for", "plan_for_queryset"]
+__all__ = [
+    "build_plan",
+    "check_unresolved",
+    "clear_cache",
+    "plan_for",
+    "plan_for_queryset",
+    "serializer_model",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -534,10 +541,15 @@ _HANDLERS: dict[type, _Handler] = {
 # ----------------------------------------------------------------- entry point
 
 
+def serializer_model(serializer_class: type) -> type[Model] | None:
+    """The model a serializer class names in ``Meta.model``, or ``None``."""
+    model = getattr(getattr(serializer_class, "Meta", None), "model", None)
+    return model if isinstance(model, type) and issubclass(model, Model) else None
+
+
 def _model_of(serializer_class: type) -> type[Model]:
-    meta = getattr(serializer_class, "Meta", None)
-    model = getattr(meta, "model", None)
-    if not (isinstance(model, type) and issubclass(model, Model)):
+    model = serializer_model(serializer_class)
+    if model is None:
         raise PlanError(
             f"{serializer_class.__name__} has no Meta.model; plan_for() needs a "
             "ModelSerializer (or a serializer whose Meta names its model)."
@@ -596,12 +608,7 @@ def plan_for(
     Computed once per serializer class (and per field selection, for serializers whose
     fields depend on their context) and cached.
     """
-    plan = _static.get(serializer_class)
-    if plan is None:
-        plan = _plan_uncached(serializer_class, context)
-    if plan.unresolved:
-        raise PlanError(plan.unresolved[0][1])
-    return _enforce(plan)
+    return _cached_plan(serializer_class, context, provided=())
 
 
 def plan_for_queryset(
@@ -616,15 +623,24 @@ def plan_for_queryset(
     book_count=...)`` names nothing on the model; it is fine when the queryset the
     plan is applied to provides it.
     """
+    return _cached_plan(serializer_class, context, provided=queryset.query.annotations)
+
+
+def _cached_plan(
+    serializer_class: type, context: Mapping[str, Any] | None, provided: Container[str]
+) -> Plan:
     plan = _static.get(serializer_class)
     if plan is None:
         plan = _plan_uncached(serializer_class, context)
-    if plan.unresolved:
-        provided = queryset.query.annotations
-        for name, message in plan.unresolved:
-            if name not in provided:
-                raise PlanError(message)
+    check_unresolved(plan, provided)
     return _enforce(plan)
+
+
+def check_unresolved(plan: Plan, provided: Container[str]) -> None:
+    """Raise ``PlanError`` for a root field naming nothing the model or ``provided`` has."""
+    for name, message in plan.unresolved:
+        if name not in provided:
+            raise PlanError(message)
 
 
 def _plan_uncached(serializer_class: type, context: Mapping[str, Any] | None) -> Plan:
