@@ -202,11 +202,13 @@ def serializer_target(serializer: SerializerClass) -> Target:
 def discover(urlconf: str | None = None) -> list[Target]:
     """Every generic view action reachable from the URLconf, then every ``@auto_prefetch``
     serializer; in URLconf order, then declaration order, without repeats.
+
+    The URLconf is imported first, so that serializers only its views import are registered.
     """
     from drf_autoprefetch.decorators import registered_serializers
 
-    registered = (serializer_target(cls) for cls in registered_serializers())
-    return unique([*_targets(_url_routes(urlconf)), *registered])
+    views = list(_targets(_url_routes(urlconf)))
+    return unique([*views, *map(serializer_target, registered_serializers())])
 
 
 def unique_serializers(targets: Iterable[Target]) -> list[SerializerClass]:

@@ -7,10 +7,12 @@ from django.core import checks
 from django.core.checks import run_checks
 from django.test import override_settings
 from django.urls import path
+from django.utils.module_loading import import_string
 from rest_framework import generics, serializers
 
 from drf_autoprefetch import decorators, hints
 from drf_autoprefetch.checks import check_plans, check_serializer
+from tests import urls_only
 from tests.testapp import serializers as shapes
 from tests.testapp.models import Book, Chapter
 
@@ -219,3 +221,21 @@ def test_registered_serializers_are_checked(monkeypatch):
 def test_check_is_registered_with_the_drf_autoprefetch_tag():
     assert "drf_autoprefetch" in checks.registry.registry.tags_available()
     assert check_plans in checks.registry.registry.get_checks()
+
+
+@override_settings(ROOT_URLCONF=urls_only.URLCONF)
+def test_serializer_only_the_urlconf_imports_is_checked(monkeypatch):
+    urls_only.forget(monkeypatch)
+
+    messages = check_plans()
+
+    serializer = import_string(urls_only.SERIALIZER)
+    assert messages == [
+        checks.Warning(
+            "ChapterTitleSerializer.book_title: method field get_book_title() has no hints; "
+            "decorate it with @hints(...) naming what it reads, or its queries run once per row.",
+            hint=W001_HINT,
+            obj=serializer,
+            id="drf_autoprefetch.W001",
+        )
+    ]

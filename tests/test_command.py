@@ -18,6 +18,7 @@ from rest_framework import serializers
 
 from drf_autoprefetch import decorators
 from drf_autoprefetch.discovery import plan_unenforced
+from tests import urls_only
 from tests.testapp import serializers as shapes
 from tests.testapp.models import Chapter
 
@@ -127,6 +128,18 @@ def test_no_target_prints_every_view_action_then_every_registered_serializer(mon
             "  testapp.Person\n",
             "tests.testapp.serializers.ChapterSerializer (1 query)\n  testapp.Chapter\n",
         ]
+    )
+
+
+@override_settings(ROOT_URLCONF=urls_only.URLCONF)
+def test_no_target_lists_a_serializer_only_the_urlconf_imports(monkeypatch):
+    urls_only.forget(monkeypatch)
+
+    assert run() == (
+        f"{urls_only.SERIALIZER} (1 query)\n"
+        "  testapp.Chapter\n"
+        "    ! ChapterTitleSerializer.book_title: method field get_book_title() has no hints; "
+        "decorate it with @hints(...) naming what it reads, or its queries run once per row.\n"
     )
 
 

@@ -9,7 +9,7 @@ from rest_framework import generics, serializers
 
 from drf_autoprefetch import decorators
 from drf_autoprefetch.discovery import Target, discover, serializer_for, view_targets
-from tests import views
+from tests import urls_only, views
 from tests.testapp import serializers as shapes
 from tests.testapp.models import Book
 
@@ -150,3 +150,13 @@ def test_no_root_urlconf_means_no_views():
     del settings.ROOT_URLCONF
 
     assert discover() == []
+
+
+@override_settings(ROOT_URLCONF=urls_only.URLCONF)
+def test_serializer_only_the_urlconf_imports_is_found(monkeypatch):
+    urls_only.forget(monkeypatch)
+
+    found = discover()
+
+    assert [(target.target, target.action) for target in found] == [(urls_only.SERIALIZER, None)]
+    assert found[0].serializer_path == urls_only.SERIALIZER
