@@ -40,6 +40,8 @@ __all__ = [
 
 #: The actions a router maps for a ``ModelViewSet``, in the router's order.
 STANDARD_ACTIONS = ("list", "create", "retrieve", "update", "partial_update", "destroy")
+#: Actions that render no row: ``AutoPrefetchMixin`` applies no plan to them.
+UNRENDERED_ACTIONS = frozenset({"destroy"})
 
 SerializerClass: TypeAlias = "type[BaseSerializer[Any]]"
 
@@ -177,9 +179,12 @@ def serializer_for(
 
 
 def _targets(routes: Iterable[_Route]) -> Iterator[Target]:
+    """The actions of ``routes`` that render rows of a model, with their serializer."""
     for route in routes:
         initkwargs = dict(route.initkwargs)
         for action in route.actions:
+            if action in UNRENDERED_ACTIONS:
+                continue
             serializer = serializer_for(route.view, action, initkwargs)
             if serializer is not None and has_model(serializer):
                 yield Target(dotted_path(route.view), action, serializer)
@@ -190,7 +195,9 @@ def unique(targets: Iterable[Target]) -> list[Target]:
 
 
 def view_targets(view: type[GenericAPIView[Any]], urlconf: str | None = None) -> list[Target]:
-    """Every action of ``view`` with its serializer: as routed, else as the class defines."""
+    """Every action of ``view`` with its serializer, as routed, else as the class defines;
+    ``destroy`` left out (it renders no row).
+    """
     routes = [route for route in _url_routes(urlconf) if route.view is view]
     return unique(_targets(routes or _unrouted(view)))
 
@@ -200,8 +207,9 @@ def serializer_target(serializer: SerializerClass) -> Target:
 
 
 def discover(urlconf: str | None = None) -> list[Target]:
-    """Every generic view action reachable from the URLconf, then every ``@auto_prefetch``
-    serializer; in URLconf order, then declaration order, without repeats.
+    """Every generic view action reachable from the URLconf (``destroy`` left out), then
+    every ``@auto_prefetch`` serializer; in URLconf order, then declaration order, without
+    repeats.
 
     The URLconf is imported first, so that serializers only its views import are registered.
     """

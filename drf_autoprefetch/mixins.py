@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Model, QuerySet
+from rest_framework.mixins import DestroyModelMixin
 from rest_framework.serializers import BaseSerializer, Serializer
 
 from drf_autoprefetch import strict
@@ -56,7 +57,8 @@ class AutoPrefetchMixin:
 
     A serializer given input ``data`` (create, update) renders the row it saved as read
     again through ``get_queryset()``, with the plan applied: see
-    :meth:`reload_saved_instance`.
+    :meth:`reload_saved_instance`. A request that renders no row (the ``destroy`` action,
+    or a ``DELETE`` answered by DRF's own ``destroy()``) gets the queryset without the plan.
 
     In strict mode (``DRF_AUTOPREFETCH["STRICT"]``, or ``autoprefetch_strict = True`` on
     the view) a query run while a response is serialized raises
@@ -107,7 +109,7 @@ class AutoPrefetchMixin:
 
     def _optimized(self, queryset: Any) -> Any:
         """What ``get_queryset()`` returns: ``queryset`` optimized, when it can be."""
-        if not self.autoprefetch or not isinstance(queryset, QuerySet):
+        if not self.autoprefetch or not isinstance(queryset, QuerySet) or self._renders_no_rows():
             return queryset
         view: Any = self
         if serializer_model(view.get_serializer_class()) is None:
@@ -116,6 +118,17 @@ class AutoPrefetchMixin:
         if self.get_autoprefetch_strict():
             queryset = strict.fetch_strictly(queryset)
         return queryset
+
+    def _renders_no_rows(self) -> bool:
+        """Whether this request renders nothing: the ``destroy`` action, or a ``DELETE``
+        answered by DRF's own ``DestroyModelMixin.destroy`` (an empty 204 response).
+        """
+        view: Any = self
+        if getattr(view, "action", None) == "destroy":
+            return True
+        method = getattr(getattr(view, "request", None), "method", None)
+        destroy = getattr(type(view), "destroy", None)
+        return method == "DELETE" and destroy is DestroyModelMixin.destroy
 
     def get_autoprefetch_strict(self) -> bool:
         """Whether this view serializes in strict mode: the attribute, else the setting."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 from django.urls import include, path
-from rest_framework import generics, serializers
+from rest_framework import generics, mixins, serializers, viewsets
 
 from drf_autoprefetch import decorators
 from drf_autoprefetch.discovery import Target, discover, serializer_for, view_targets
@@ -53,13 +53,13 @@ def _no_registered_serializers(monkeypatch):
 
 
 def book_targets():
+    """Every action but ``destroy``, which renders no row."""
     return [
         Target(BOOKS, "list", shapes.BookWithAuthorsSerializer),
         Target(BOOKS, "create", shapes.BookTitleSerializer),
         Target(BOOKS, "retrieve", shapes.BookTitleSerializer),
         Target(BOOKS, "update", shapes.BookTitleSerializer),
         Target(BOOKS, "partial_update", shapes.BookTitleSerializer),
-        Target(BOOKS, "destroy", shapes.BookTitleSerializer),
         Target(BOOKS, "reviews", shapes.BookReviewsSerializer),
     ]
 
@@ -136,6 +136,14 @@ def test_unrouted_generic_view_has_one_target_without_action():
     assert view_targets(Titles) == [
         Target(f"{__name__}.{Titles.__qualname__}", None, shapes.BookTitleSerializer)
     ]
+
+
+def test_viewset_that_only_destroys_has_no_targets():
+    class Deletions(mixins.DestroyModelMixin, viewsets.GenericViewSet):
+        queryset = Book.objects.all()
+        serializer_class = shapes.BookTitleSerializer
+
+    assert view_targets(Deletions) == []
 
 
 def test_view_without_a_model_serializer_has_no_targets():

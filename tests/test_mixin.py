@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.db.models import Count
 from django.test import override_settings
-from rest_framework import filters, pagination, serializers, viewsets
+from rest_framework import filters, generics, pagination, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
@@ -597,3 +597,66 @@ def test_overridden_reload_can_keep_the_saved_instance(world, django_assert_num_
 
     assert response.data == call(View, "retrieve", **detail(book)).data
     assert response.data["title"] == "Kept"
+
+
+# --- deletes --------------------------------------------------------------------------
+
+
+class BookDetail(AutoPrefetchMixin, generics.RetrieveUpdateDestroyAPIView):
+    queryset = Book.objects.all()
+    serializer_class = BookEditSerializer
+
+
+# The book; then DELETEs of its author and label links, chapters, reviews, comments, itself.
+DESTROY_QUERIES = 7
+
+
+def selects(captured):
+    return [query["sql"] for query in captured if query["sql"].startswith("SELECT")]
+
+
+def test_destroy_deletes_the_row_without_running_the_plan(world, django_assert_num_queries):
+    book = world.books[0]  # two authors, two visible reviews
+
+    with django_assert_num_queries(DESTROY_QUERIES) as captured:
+        response = call(EditBookViewSet, "destroy", method="delete", **detail(book))
+
+    assert response.status_code == 204
+    assert not Book.objects.filter(pk=book.pk).exists()
+    assert len(selects(captured)) == 1
+
+
+def test_delete_on_a_generic_view_deletes_the_row_without_running_the_plan(
+    world, django_assert_num_queries
+):
+    book = world.books[0]
+    request = APIRequestFactory().delete(f"/books/{book.pk}/")
+
+    with django_assert_num_queries(DESTROY_QUERIES) as captured:
+        response = BookDetail.as_view()(request, pk=book.pk)
+
+    assert response.status_code == 204
+    assert not Book.objects.filter(pk=book.pk).exists()
+    assert len(selects(captured)) == 1
+
+
+def test_delete_answered_by_an_overridden_destroy_that_renders_runs_the_plan(
+    world, django_assert_num_queries
+):
+    class View(BookDetail):
+        def destroy(self, request, *args, **kwargs):
+            book = self.get_object()
+            data = self.get_serializer(book).data
+            book.delete()
+            return Response(data)
+
+    book = world.books[0]
+    expected = BookEditSerializer(book).data
+    request = APIRequestFactory().delete(f"/books/{book.pk}/")
+
+    # get_object (book, authors, reviews); then the deletes.
+    with django_assert_num_queries(DESTROY_QUERIES + 2):
+        response = View.as_view()(request, pk=book.pk)
+
+    assert response.data == expected
+    assert not Book.objects.filter(pk=book.pk).exists()
