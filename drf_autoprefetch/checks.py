@@ -16,16 +16,18 @@ from django.core import checks
 from drf_autoprefetch import conf
 from drf_autoprefetch.discovery import (
     SerializerClass,
+    Target,
     describe_failure,
     discover,
     dotted_path,
+    misplaced_mixin,
     plan_unenforced,
     provided_names,
     unique_serializers,
 )
 from drf_autoprefetch.exceptions import PlanError
 
-__all__ = ["check_plans"]
+__all__ = ["check_plans", "check_serializer", "check_views"]
 
 TAG = "drf_autoprefetch"
 
@@ -47,15 +49,29 @@ def check_plans(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """Plan the serializer of every generic view in the URLconf and every
-    ``@auto_prefetch`` serializer; report bad sources, bad hints and unplannable fields.
+    ``@auto_prefetch`` serializer; report views that never apply their plan, bad sources,
+    bad hints and unplannable fields.
     """
     targets = discover()
     provided: dict[SerializerClass, set[str]] = {}
     for target in targets:
         provided.setdefault(target.serializer, set()).update(provided_names(target))
-    messages: list[checks.CheckMessage] = []
+    messages = check_views(targets)
     for serializer in unique_serializers(targets):
         messages.extend(check_serializer(serializer, provided[serializer]))
+    return messages
+
+
+def check_views(targets: Iterable[Target]) -> list[checks.CheckMessage]:
+    """An error for each view of ``targets`` listing ``AutoPrefetchMixin`` after a DRF
+    view class, whose plan is never applied.
+    """
+    messages: list[checks.CheckMessage] = []
+    for view in dict.fromkeys(target.view for target in targets if target.view is not None):
+        misplaced = misplaced_mixin(view)
+        if misplaced is not None:
+            error = checks.Error(misplaced.message, hint=misplaced.hint, obj=view, id=f"{TAG}.E002")
+            messages.append(error)
     return messages
 
 

@@ -7,7 +7,7 @@ request: a view's serializer class is read from an instance built without one.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeAlias, TypeGuard
 
 from django.conf import settings
@@ -18,10 +18,12 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.viewsets import ViewSetMixin
 
 from drf_autoprefetch.exceptions import PlanError
+from drf_autoprefetch.mixins import AutoPrefetchMixin, applies_plan
 from drf_autoprefetch.plan import Plan
 from drf_autoprefetch.planner import build_plan, check_unresolved, serializer_model
 
 __all__ = [
+    "MisplacedMixin",
     "SerializerClass",
     "Target",
     "describe_failure",
@@ -29,6 +31,7 @@ __all__ = [
     "dotted_path",
     "is_serializer_class",
     "is_view_class",
+    "misplaced_mixin",
     "plan_unenforced",
     "provided_names",
     "serializer_for",
@@ -69,16 +72,23 @@ class Target:
     """One serializer to plan, and where it is used.
 
     ``target`` is the dotted path of the view (or of the serializer itself, for an
-    ``@auto_prefetch`` serializer); ``action`` is the viewset action, or ``None``.
+    ``@auto_prefetch`` serializer); ``action`` is the viewset action, or ``None``;
+    ``view`` is the view class, or ``None`` for a serializer.
     """
 
     target: str
     action: str | None
     serializer: SerializerClass
+    view: type[GenericAPIView[Any]] | None = field(default=None, compare=False, repr=False)
 
     @property
     def serializer_path(self) -> str:
         return dotted_path(self.serializer)
+
+    @property
+    def misplaced(self) -> MisplacedMixin | None:
+        """Why the view never applies the plan, or ``None``: see :func:`misplaced_mixin`."""
+        return None if self.view is None else misplaced_mixin(self.view)
 
     def plan(self) -> Plan:
         """The serializer's plan, warnings included whatever ``ON_UNPLANNABLE`` says.
@@ -113,6 +123,77 @@ def provided_names(target: Target) -> frozenset[str]:
 
 
 # ----------------------------------------------------------------------- views
+
+
+@dataclass(frozen=True)
+class MisplacedMixin:
+    """A view whose ``get_queryset()`` never reaches ``AutoPrefetchMixin``.
+
+    ``owner`` lists the DRF view class ``base`` before ``AutoPrefetchMixin`` in its bases
+    (``owner`` is ``view`` or a class it inherits from); ``shadow`` is the class whose
+    ``get_queryset()`` comes first in the view's MRO.
+    """
+
+    view: type[GenericAPIView[Any]]
+    owner: type
+    base: type
+    shadow: type
+
+    @property
+    def message(self) -> str:
+        where = f"{self.view.__name__} lists"
+        if self.owner is not self.view:
+            where = f"{self.view.__name__} inherits from {self.owner.__name__}, which lists"
+        return (
+            f"{where} AutoPrefetchMixin after the DRF view class {self.base.__name__}: "
+            f"{self.shadow.__name__}.get_queryset() comes first in the MRO, so no plan is "
+            "applied and nothing is optimized."
+        )
+
+    @property
+    def hint(self) -> str:
+        owner, base = self.owner.__name__, self.base.__name__
+        bases = list(self.owner.__bases__)
+        mixins = [each for each in bases if issubclass(each, AutoPrefetchMixin)]
+        if not mixins or self.base not in bases:
+            return f"List AutoPrefetchMixin before {base} in the bases of {owner}."
+        bases.remove(mixins[0])
+        bases.insert(bases.index(self.base), mixins[0])
+        names = ", ".join(each.__name__ for each in bases)
+        return f"List AutoPrefetchMixin before {base}: class {owner}({names})."
+
+
+def misplaced_mixin(view: type[GenericAPIView[Any]]) -> MisplacedMixin | None:
+    """How ``view`` lists ``AutoPrefetchMixin`` after a DRF view class, so that
+    ``GenericAPIView.get_queryset()`` (or another view class's) shadows the mixin's.
+
+    ``None`` when the plan is applied: the mixin comes before ``GenericAPIView`` in the
+    MRO, or the view's own ``get_queryset()`` is wrapped to apply it.
+    """
+    mro = view.__mro__
+    if AutoPrefetchMixin not in mro or mro.index(AutoPrefetchMixin) < mro.index(GenericAPIView):
+        return None
+    if applies_plan(view.get_queryset):
+        return None
+    shadow = next(cls for cls in mro if "get_queryset" in vars(cls))
+    owner, base = _view_base_first(view)
+    return MisplacedMixin(view, owner, base, shadow)
+
+
+def _view_base_first(view: type) -> tuple[type, type]:
+    """The first class of ``view``'s MRO listing a DRF view class before a base that
+    carries ``AutoPrefetchMixin``, and that view class.
+    """
+    for cls in view.__mro__:
+        mixins = [i for i, base in enumerate(cls.__bases__) if issubclass(base, AutoPrefetchMixin)]
+        views = [
+            i
+            for i, base in enumerate(cls.__bases__)
+            if is_view_class(base) and not issubclass(base, AutoPrefetchMixin)
+        ]
+        if mixins and views and views[0] < mixins[0]:
+            return cls, cls.__bases__[views[0]]
+    return view, GenericAPIView
 
 
 @dataclass(frozen=True)
@@ -187,7 +268,7 @@ def _targets(routes: Iterable[_Route]) -> Iterator[Target]:
                 continue
             serializer = serializer_for(route.view, action, initkwargs)
             if serializer is not None and has_model(serializer):
-                yield Target(dotted_path(route.view), action, serializer)
+                yield Target(dotted_path(route.view), action, serializer, route.view)
 
 
 def unique(targets: Iterable[Target]) -> list[Target]:

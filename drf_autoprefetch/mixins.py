@@ -17,12 +17,19 @@ from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.plan import Plan
 from drf_autoprefetch.planner import plan_for, plan_for_queryset, serializer_model
 
-__all__ = ["AutoPrefetchMixin"]
+__all__ = ["AutoPrefetchMixin", "applies_plan"]
 
 GetQueryset = Callable[..., Any]
 
 #: Marks a ``get_queryset`` that applies the plan to what it returns.
 _PLANNED = "_autoprefetch_planned"
+
+
+def applies_plan(get_queryset: object) -> bool:
+    """Whether ``get_queryset``, a view's resolved method, applies the view's plan: the
+    mixin's own, or an override that ``AutoPrefetchMixin.__init_subclass__`` wrapped.
+    """
+    return bool(getattr(get_queryset, _PLANNED, False))
 
 
 def _planned(get_queryset: GetQueryset) -> GetQueryset:

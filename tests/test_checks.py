@@ -8,11 +8,12 @@ from django.core.checks import run_checks
 from django.test import override_settings
 from django.urls import path
 from django.utils.module_loading import import_string
-from rest_framework import generics, serializers
+from rest_framework import generics, serializers, viewsets
 
-from drf_autoprefetch import decorators, hints
-from drf_autoprefetch.checks import check_plans, check_serializer
-from tests import urls_only
+from drf_autoprefetch import AutoPrefetchMixin, decorators, hints
+from drf_autoprefetch.checks import check_plans, check_serializer, check_views
+from drf_autoprefetch.discovery import view_targets
+from tests import mixin_order, urls_only
 from tests.testapp import serializers as shapes
 from tests.testapp.models import Book, Chapter
 
@@ -237,5 +238,74 @@ def test_serializer_only_the_urlconf_imports_is_checked(monkeypatch):
             hint=W001_HINT,
             obj=serializer,
             id="drf_autoprefetch.W001",
+        )
+    ]
+
+
+LATE_MESSAGE = (
+    "LateBookViewSet lists AutoPrefetchMixin after the DRF view class ModelViewSet: "
+    "GenericAPIView.get_queryset() comes first in the MRO, so no plan is applied and nothing "
+    "is optimized."
+)
+LATE_HINT = (
+    "List AutoPrefetchMixin before ModelViewSet: "
+    "class LateBookViewSet(AutoPrefetchMixin, ModelViewSet)."
+)
+
+
+@override_settings(ROOT_URLCONF="tests.mixin_order")
+def test_mixin_listed_after_the_drf_view_class_is_an_error_naming_the_class():
+    assert check_plans() == [
+        checks.Error(
+            LATE_MESSAGE,
+            hint=LATE_HINT,
+            obj=mixin_order.LateBookViewSet,
+            id="drf_autoprefetch.E002",
+        ),
+        checks.Error(
+            "LateChildViewSet inherits from LateBookViewSet, which lists AutoPrefetchMixin after "
+            "the DRF view class ModelViewSet: GenericAPIView.get_queryset() comes first in the "
+            "MRO, so no plan is applied and nothing is optimized.",
+            hint=LATE_HINT,
+            obj=mixin_order.LateChildViewSet,
+            id="drf_autoprefetch.E002",
+        ),
+        checks.Error(
+            "LateAuthorList lists AutoPrefetchMixin after the DRF view class ListAPIView: "
+            "GenericAPIView.get_queryset() comes first in the MRO, so no plan is applied and "
+            "nothing is optimized.",
+            hint=(
+                "List AutoPrefetchMixin before ListAPIView: "
+                "class LateAuthorList(AutoPrefetchMixin, ListAPIView)."
+            ),
+            obj=mixin_order.LateAuthorList,
+            id="drf_autoprefetch.E002",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        mixin_order.LateOverrideViewSet,
+        mixin_order.EarlyOverrideViewSet,
+        mixin_order.PlainViewSet,
+    ],
+)
+def test_view_whose_get_queryset_applies_the_plan_is_not_an_error(view):
+    assert check_views(view_targets(view)) == []
+
+
+def test_view_defined_in_a_function_is_checked_too():
+    class Late(viewsets.ReadOnlyModelViewSet, AutoPrefetchMixin):
+        queryset = Chapter.objects.all()
+        serializer_class = shapes.ChapterSerializer
+
+    assert [(error.id, error.obj, error.hint) for error in check_views(view_targets(Late))] == [
+        (
+            "drf_autoprefetch.E002",
+            Late,
+            "List AutoPrefetchMixin before ReadOnlyModelViewSet: "
+            "class Late(AutoPrefetchMixin, ReadOnlyModelViewSet).",
         )
     ]

@@ -328,3 +328,71 @@ def test_nothing_to_plan():
 
     assert run() == "Nothing to plan: no generic view and no @auto_prefetch serializer.\n"
     assert run("--format", "json") == "[]\n"
+
+
+LATE = "tests.mixin_order.LateAuthorList"
+LATE_ERROR = (
+    "LateAuthorList lists AutoPrefetchMixin after the DRF view class ListAPIView: "
+    "GenericAPIView.get_queryset() comes first in the MRO, so no plan is applied and nothing "
+    "is optimized. List AutoPrefetchMixin before ListAPIView: "
+    "class LateAuthorList(AutoPrefetchMixin, ListAPIView)."
+)
+
+
+def test_view_listing_the_mixin_after_the_drf_view_class_is_not_applied():
+    assert run(LATE) == (
+        f"{LATE} -> tests.testapp.serializers.BookWithAuthorsSerializer (not applied)\n"
+        f"  error: {LATE_ERROR}\n"
+        "  testapp.Book\n"
+        "    prefetch authors (testapp.Person)\n"
+        "      select address (testapp.Address)\n"
+        "        select city (testapp.City)\n"
+        "          select country (testapp.Country)\n"
+        "    select editor (testapp.Person)\n"
+    )
+
+
+def test_json_entry_of_a_view_that_never_applies_its_plan_says_why():
+    entries = json.loads(run(LATE, "--format", "json"))
+
+    assert entries == [
+        {
+            "target": LATE,
+            "action": None,
+            "serializer": "tests.testapp.serializers.BookWithAuthorsSerializer",
+            "plan": plan_unenforced(shapes.BookWithAuthorsSerializer).as_dict(),
+            "not_applied": LATE_ERROR,
+        }
+    ]
+
+
+@override_settings(ROOT_URLCONF="tests.mixin_order")
+def test_check_fails_on_views_that_never_apply_their_plan():
+    out = StringIO()
+    with pytest.raises(CommandError) as caught:
+        call_command("prefetch_plans", "--check", stdout=out)
+
+    assert str(caught.value) == (
+        "3 of 6 views never apply their plan (AutoPrefetchMixin listed after the DRF view "
+        "class): tests.mixin_order.LateBookViewSet, tests.mixin_order.LateChildViewSet, "
+        f"{LATE}."
+    )
+    assert caught.value.returncode == 1
+    headers = [line for line in out.getvalue().splitlines() if line.startswith("tests.")]
+    assert [header.rpartition(" (")[2] for header in headers] == [
+        *["not applied)"] * 10,  # two viewsets, five actions each
+        *["2 queries)"] * 5,  # LateOverrideViewSet applies its plan
+        *["1 query)"] * 7,  # EarlyOverrideViewSet, PlainViewSet
+        "not applied)",  # LateAuthorList
+    ]
+
+
+def test_check_names_both_serializers_with_warnings_and_views_not_applied():
+    with pytest.raises(CommandError) as caught:
+        call_command("prefetch_plans", UNHINTED, LATE, "--check", stdout=StringIO())
+
+    assert str(caught.value) == (
+        f"1 of 2 serializers planned with warnings or errors: {UNHINTED}. "
+        f"1 of 1 views never apply their plan (AutoPrefetchMixin listed after the DRF view "
+        f"class): {LATE}."
+    )

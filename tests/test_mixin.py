@@ -5,14 +5,17 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from django.db import connection
 from django.db.models import Count
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from rest_framework import filters, generics, pagination, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 
 from drf_autoprefetch import AutoPrefetchMixin, PlanError, plan_for
+from tests import mixin_order
 from tests.testapp import serializers as shapes
 from tests.testapp.models import Book, Review
 
@@ -597,6 +600,33 @@ def test_overridden_reload_can_keep_the_saved_instance(world, django_assert_num_
 
     assert response.data == call(View, "retrieve", **detail(book)).data
     assert response.data["title"] == "Kept"
+
+
+# --- the mixin listed after the DRF view class -----------------------------------------
+
+
+def test_mixin_listed_after_the_drf_view_class_applies_no_plan(world):
+    """What ``drf_autoprefetch.E002`` reports: as many queries as with the mixin opted out."""
+    view = mixin_order.LateAuthorList
+
+    with CaptureQueriesContext(connection) as unoptimized:
+        expected = plain(view).as_view()(APIRequestFactory().get("/late-authors/")).data
+    with CaptureQueriesContext(connection) as captured:
+        response = view.as_view()(APIRequestFactory().get("/late-authors/"))
+
+    assert response.data == expected
+    assert len(captured) == len(unoptimized) > plan_for(view.serializer_class).query_count
+
+
+def test_own_get_queryset_applies_the_plan_with_the_mixin_listed_last(
+    world, django_assert_num_queries
+):
+    expected = call(plain(mixin_order.LateOverrideViewSet), "list").data
+
+    with django_assert_num_queries(2):  # books joined to their editor, authors
+        response = call(mixin_order.LateOverrideViewSet, "list")
+
+    assert response.data == expected
 
 
 # --- deletes --------------------------------------------------------------------------

@@ -41,6 +41,12 @@ class Entry:
     def failing(self) -> bool:
         return self.plan is None or bool(self.plan.warnings)
 
+    @property
+    def not_applied(self) -> str | None:
+        """Why the view never applies the plan (and how to fix it), or ``None``."""
+        misplaced = self.target.misplaced
+        return None if misplaced is None else f"{misplaced.message} {misplaced.hint}"
+
     def header(self) -> str:
         target = self.target
         where = target.target if target.action is None else f"{target.target} {target.action}"
@@ -48,11 +54,17 @@ class Entry:
             where = f"{where} -> {target.serializer_path}"
         if self.plan is None:
             return f"{where} (not planned)"
+        if self.not_applied is not None:
+            return f"{where} (not applied)"
         count = self.plan.query_count
         return f"{where} ({count} {'query' if count == 1 else 'queries'})"
 
     def as_text(self) -> str:
-        body = str(self.plan) if self.plan is not None else f"error: {self.error}"
+        errors = (self.not_applied, self.error)
+        lines = [f"error: {error}" for error in errors if error is not None]
+        if self.plan is not None:
+            lines.append(str(self.plan))
+        body = "\n".join(lines)
         return f"{self.header()}\n{textwrap.indent(body, '  ')}"
 
     def as_dict(self) -> dict[str, Any]:
@@ -65,6 +77,8 @@ class Entry:
             data["plan"] = self.plan.as_dict()
         else:
             data["error"] = self.error
+        if self.not_applied is not None:
+            data["not_applied"] = self.not_applied
         return data
 
 
@@ -151,15 +165,26 @@ class Command(BaseCommand):
             self.check_entries(entries)
 
     def check_entries(self, entries: list[Entry]) -> None:
-        """Fail (exit status 1) when a serializer's plan has warnings or errors."""
+        """Fail (exit status 1) when a serializer's plan has warnings or errors, or a view
+        never applies its plan.
+        """
         serializers = dict.fromkeys(entry.target.serializer_path for entry in entries)
         failing = dict.fromkeys(e.target.serializer_path for e in entries if e.failing)
+        views = dict.fromkeys(e.target.target for e in entries if e.target.view is not None)
+        unapplied = dict.fromkeys(e.target.target for e in entries if e.not_applied)
+        problems = []
         if failing:
-            raise CommandError(
+            problems.append(
                 f"{len(failing)} of {len(serializers)} serializers planned with warnings or "
-                f"errors: {', '.join(failing)}.",
-                returncode=1,
+                f"errors: {', '.join(failing)}."
             )
+        if unapplied:
+            problems.append(
+                f"{len(unapplied)} of {len(views)} views never apply their plan "
+                f"(AutoPrefetchMixin listed after the DRF view class): {', '.join(unapplied)}."
+            )
+        if problems:
+            raise CommandError(" ".join(problems), returncode=1)
 
     def plan_all(self, targets: list[Target]) -> list[Entry]:
         """Each target's entry; each serializer class is planned once."""
