@@ -29,18 +29,18 @@ _EXPORTS = {
     "UnplannedQueryError": "drf_autoprefetch.exceptions",
     "auto_prefetch": "drf_autoprefetch.decorators",
     "hints": "drf_autoprefetch.hinting",
-    "optimize": "drf_autoprefetch.apply",
+    "optimize": "drf_autoprefetch.shortcuts",
     "plan_for": "drf_autoprefetch.planner",
 }
 
 if TYPE_CHECKING:
-    from drf_autoprefetch.apply import optimize
     from drf_autoprefetch.decorators import auto_prefetch
     from drf_autoprefetch.exceptions import PlanError, UnplannedQueryError
     from drf_autoprefetch.hinting import hints
     from drf_autoprefetch.mixins import AutoPrefetchMixin
     from drf_autoprefetch.plan import Plan
     from drf_autoprefetch.planner import plan_for
+    from drf_autoprefetch.shortcuts import optimize
 
 
 def __getattr__(name: str) -> Any:

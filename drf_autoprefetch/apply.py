@@ -6,6 +6,12 @@ Django's descriptors do), so the optimized rows are the rows the unoptimized cod
 would have read. What the QuerySet already has is kept: a user's ``Prefetch`` at the
 same place wins, and what the plan needs below it is pushed into a copy of it.
 
+Whatever the QuerySet already is, the plan is merged without a crash and without
+reading rows again: ``only()``/``defer()`` keep the columns the plan traverses,
+``select_related()`` with no argument is kept, a combined query (``union()``) and rows
+already read (an evaluated QuerySet, a list) get the plan as prefetches onto the rows,
+and hinted aggregates become correlated subqueries (:mod:`drf_autoprefetch.aggregates`).
+
 Prefetch querysets read their rows through :class:`BatchedModelIterable`: on a backend
 that limits the parameters of one query (SQLite), a prefetch for more parent rows than
 that limit runs as several queries, each under it, with the same rows in the same order
@@ -15,22 +21,22 @@ for every parent.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import django
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Manager, Model, Prefetch, QuerySet
+from django.db.models import Manager, Model, Prefetch, QuerySet, prefetch_related_objects
 from django.db.models.lookups import In
 from django.db.models.query import ModelIterable
 from django.db.models.sql.where import AND, WhereNode
-from rest_framework.serializers import BaseSerializer
 
+from drf_autoprefetch.aggregates import correlated
 from drf_autoprefetch.exceptions import PlanError
-from drf_autoprefetch.plan import Kind, Plan, Relation
+from drf_autoprefetch.tree import Kind, PlanLike, Relation, join_paths
 
-__all__ = ["BatchedModelIterable", "apply_plan", "build_prefetches", "optimize"]
+__all__ = ["BatchedModelIterable", "apply_plan", "build_prefetches"]
 
 Lookup: TypeAlias = "str | Prefetch[Any]"
 
@@ -72,6 +78,44 @@ def _split(
     return select, specs
 
 
+#: How deep ``select_related()`` with no argument follows foreign keys (Django's default).
+_FOLLOW_ALL_DEPTH = 5
+
+
+def _split_under_all(
+    model: type[Model], relations: Iterable[Relation], taken: frozenset[str], prefix: str = ""
+) -> list[_Spec]:
+    """The prefetches of a query that has ``select_related()`` with no argument.
+
+    That query already joins every non-null foreign key (five levels deep); a join of the
+    plan it does not follow (a nullable key, a reverse one-to-one) is loaded by a query
+    of its own rather than replacing the user's ``select_related()``.
+    """
+    specs: list[_Spec] = []
+    depth = prefix.count("__") + 1
+    for relation in relations:
+        path = f"{prefix}{relation.attr}"
+        if relation.kind is Kind.JOIN and path not in taken and _followed(model, relation, depth):
+            assert relation.model is not None
+            specs.extend(_split_under_all(relation.model, relation.children, taken, f"{path}__"))
+        else:
+            specs.append(_Spec(f"{prefix}{relation.lookup}", relation))
+    return specs
+
+
+def _followed(model: type[Model], relation: Relation, depth: int) -> bool:
+    """Whether ``select_related()`` with no argument joins ``relation`` of ``model``."""
+    field: Any = model._meta.get_field(relation.lookup)
+    return bool(
+        depth <= _FOLLOW_ALL_DEPTH
+        and field.concrete
+        and field.is_relation
+        and (field.many_to_one or field.one_to_one)
+        and not field.null
+        and not field.remote_field.parent_link
+    )
+
+
 def _user_prefetches(lookups: Sequence[Lookup]) -> frozenset[str]:
     return frozenset(
         lookup.prefetch_to
@@ -82,16 +126,21 @@ def _user_prefetches(lookups: Sequence[Lookup]) -> frozenset[str]:
 
 def _apply(
     queryset: QuerySet[Any],
-    relations: Iterable[Relation],
+    relations: tuple[Relation, ...],
     annotations: Iterable[tuple[str, Any]] = (),
+    columns: Iterable[str] = (),
 ) -> QuerySet[Any]:
     existing: Sequence[Lookup] = queryset._prefetch_related_lookups  # type: ignore[attr-defined]
-    select, specs = _split(relations, _user_prefetches(existing))
+    taken = _user_prefetches(existing)
+    queryset = _keep_columns(queryset, relations, columns)
+    if queryset.query.select_related is True:  # select_related() with no argument: kept
+        select: list[str] = []
+        specs = _split_under_all(queryset.model, relations, taken)
+    else:
+        select, specs = _split(relations, taken)
     if select:
         queryset = queryset.select_related(*select)
-    missing = {name: expr for name, expr in annotations if name not in queryset.query.annotations}
-    if missing:
-        queryset = _keep_default_ordering(queryset, missing.values()).annotate(**missing)
+    queryset = _annotate(queryset, annotations)
     specs = _generic_specs_for(queryset, specs)
     if specs:
         lookups = _merge(list(existing), specs)
@@ -99,6 +148,82 @@ def _apply(
             queryset = queryset.prefetch_related(None)
         queryset = queryset.prefetch_related(*lookups)
     return queryset
+
+
+def _annotate(queryset: QuerySet[Any], annotations: Iterable[tuple[str, Any]]) -> QuerySet[Any]:
+    """``queryset`` with the hinted annotations it lacks, aggregates as subqueries."""
+    model = queryset.model
+    missing = {
+        name: correlated(model, expression)
+        for name, expression in annotations
+        if name not in queryset.query.annotations
+    }
+    if not missing:
+        return queryset
+    annotated: QuerySet[Any] = _keep_default_ordering(queryset, missing.values()).annotate(
+        **missing
+    )
+    return annotated
+
+
+# ------------------------------------------------------------ the user's columns
+
+
+def _keep_columns(
+    queryset: QuerySet[Any], relations: tuple[Relation, ...], columns: Iterable[str]
+) -> QuerySet[Any]:
+    """``queryset`` loading what the plan traverses and what the fields read.
+
+    Under ``only()``/``defer()`` a relation the plan joins must stay loaded (Django
+    refuses to join a deferred foreign key), so must the key of a relation loaded by a
+    query of its own; a column a field reads is loaded too rather than fetched per row.
+    """
+    names, defer = queryset.query.deferred_loading
+    if not names:
+        return queryset
+    needed = _needed(queryset.model, relations, columns)
+    if defer:
+        kept = frozenset(name for name in names if name not in needed)
+    else:
+        kept = frozenset(names) | _only_additions(frozenset(names), needed)
+    if kept == names:
+        return queryset
+    clone: QuerySet[Any] = queryset._chain()  # type: ignore[attr-defined]
+    clone.query.deferred_loading = (kept, defer)
+    return clone
+
+
+def _needed(
+    model: type[Model], relations: tuple[Relation, ...], columns: Iterable[str]
+) -> set[str]:
+    """Field names and ``select_related`` paths (with every prefix) that must load."""
+    needed = set(columns)
+    for relation in relations:
+        if relation.kind is Kind.PREFETCH:
+            continue
+        field: Any = model._meta.get_field(relation.lookup)
+        if relation.kind is Kind.GENERIC:
+            needed.update((field.ct_field, field.fk_field))
+        elif field.concrete:
+            needed.add(field.name)
+    for path in join_paths(relations):
+        parts = path.split("__")
+        needed.update("__".join(parts[: index + 1]) for index in range(len(parts)))
+    return needed
+
+
+def _only_additions(names: frozenset[str], needed: set[str]) -> set[str]:
+    """What to add to an ``only()`` list: a path below a relation only where the user
+    restricted that relation's columns (listing ``rel__x``); otherwise all of them load."""
+    added: set[str] = set()
+    for path in needed:
+        head, _, _ = path.rpartition("__")
+        if not head or any(name.startswith(f"{head}__") for name in names):
+            added.add(path)
+    return added
+
+
+# --------------------------------------------------------- user prefetches
 
 
 def _generic_specs_for(queryset: QuerySet[Any], specs: list[_Spec]) -> list[_Spec]:
@@ -166,7 +291,7 @@ def _merge(existing: list[Lookup], specs: Iterable[_Spec]) -> list[Lookup]:
         ]
         for lookup in inner:
             existing.remove(lookup)
-        front.append(_build(spec, [_reroot(lookup, len(below)) for lookup in inner]))
+        front.extend(_build(spec, [_reroot(lookup, len(below)) for lookup in inner]))
     return front + existing
 
 
@@ -186,6 +311,9 @@ def _reroot(lookup: Prefetch[Any], cut: int) -> Prefetch[Any]:
     return Prefetch(lookup.prefetch_through[cut:], queryset=lookup.queryset, to_attr=lookup.to_attr)
 
 
+# ---------------------------------------------------------------- prefetches
+
+
 def _base_queryset(relation: Relation) -> QuerySet[Any]:
     if relation.queryset is not None:
         user_queryset: QuerySet[Any] = relation.queryset.all()
@@ -197,15 +325,27 @@ def _base_queryset(relation: Relation) -> QuerySet[Any]:
     return queryset
 
 
-def _build(spec: _Spec, inner: Sequence[Prefetch[Any]] = ()) -> Prefetch[Any]:
+def _plain_lookups(through: str, relation: Relation) -> list[Lookup]:
+    """A relation whose manager takes no custom queryset, and what is below it, as
+    plain lookup strings (one query each)."""
+    lookups: list[Lookup] = [through]
+    for child in relation.children:
+        lookups.extend(_plain_lookups(f"{through}__{child.lookup}", child))
+    return lookups
+
+
+def _build(spec: _Spec, inner: Sequence[Prefetch[Any]] = ()) -> list[Lookup]:
+    """The lookups loading ``spec``: one ``Prefetch``, or plain strings."""
     relation = spec.relation
+    if relation.plain:
+        return _plain_lookups(spec.through, relation)
     if relation.kind is Kind.GENERIC:
         if relation.queryset:  # from a GenericPrefetch in hints (Django >= 5.0)
             from django.contrib.contenttypes.prefetch import GenericPrefetch
 
             querysets = [batched(queryset.all()) for queryset in relation.queryset]
-            return GenericPrefetch(spec.through, querysets, to_attr=relation.to_attr)
-        return Prefetch(spec.through, to_attr=relation.to_attr)
+            return [GenericPrefetch(spec.through, querysets, to_attr=relation.to_attr)]
+        return [Prefetch(spec.through, to_attr=relation.to_attr)]
     queryset = _base_queryset(relation)
     if inner:
         queryset = queryset.prefetch_related(*inner)
@@ -214,16 +354,115 @@ def _build(spec: _Spec, inner: Sequence[Prefetch[Any]] = ()) -> Prefetch[Any]:
         queryset = queryset.only(*relation.only)
     queryset = _apply(queryset, relation.children, relation.annotations)
     # Built from a fresh ``.all()`` above: this function holds the only reference.
-    return Prefetch(spec.through, queryset=batched(queryset, own=True), to_attr=relation.to_attr)
+    return [Prefetch(spec.through, queryset=batched(queryset, own=True), to_attr=relation.to_attr)]
 
 
-def build_prefetches(plan: Plan) -> tuple[Prefetch[Any], ...]:
+def build_prefetches(relations: tuple[Relation, ...]) -> tuple[Lookup, ...]:
     """The root ``Prefetch`` objects of a plan, for a QuerySet that has none."""
-    _, specs = _split(plan.relations, frozenset())
-    return tuple(_build(spec) for spec in specs)
+    _, specs = _split(relations, frozenset())
+    return tuple(lookup for spec in specs for lookup in _build(spec))
 
 
-def _check_model(queryset: QuerySet[Any], plan: Plan) -> None:
+# ------------------------------------------------------------- rows in hand
+
+
+def _row_lookups(specs: Iterable[_Spec], prefix: str = "") -> list[Lookup]:
+    """Every relation of ``specs`` as a flat list of prefetches for rows already read.
+
+    Flat (one lookup per level, the deeper ones by their full path) so that a level the
+    rows already hold, such as a prefetch the view made itself, is kept and the levels
+    below it are still loaded onto it.
+    """
+    lookups: list[Lookup] = []
+    for spec in specs:
+        relation = spec.relation
+        through = f"{prefix}{spec.through}"
+        if relation.plain or relation.kind is Kind.GENERIC:
+            lookups.extend(_build(_Spec(through, relation)))
+            continue
+        select, deeper = _split(relation.children, frozenset())
+        queryset = _base_queryset(relation)
+        if select:
+            queryset = queryset.select_related(*select)
+        queryset = _annotate(queryset, relation.annotations)
+        lookups.append(
+            Prefetch(through, queryset=batched(queryset, own=True), to_attr=relation.to_attr)
+        )
+        lookups.extend(_row_lookups(deeper, f"{prefix}{spec.prefetch_to}__"))
+    return lookups
+
+
+def _root_specs(relations: Iterable[Relation]) -> list[_Spec]:
+    return [_Spec(relation.lookup, relation) for relation in relations]
+
+
+def prefetch_onto(rows: Sequence[Model], plan: PlanLike, using: str | None = None) -> None:
+    """Load the plan onto model instances already read: prefetches, joins included, and
+    the hinted annotations of the root by one query."""
+    rows = [row for row in rows if isinstance(row, plan.model)]
+    if not rows:
+        return
+    annotate_rows(rows, plan.annotation_items, using)
+    lookups = _row_lookups(_root_specs(plan.relations))
+    if lookups:
+        prefetch_related_objects(rows, *lookups)
+
+
+#: How many primary keys one query for the annotations of rows in hand filters on.
+_ROWS_PER_QUERY = 500
+
+
+def annotate_rows(
+    rows: Sequence[Model], annotations: Sequence[tuple[str, Any]], using: str | None
+) -> None:
+    """Set the hinted annotations on rows already read, that lack them."""
+    names = [name for name, _ in annotations]
+    todo = [row for row in rows if not all(hasattr(row, name) for name in names)]
+    if not todo:
+        return
+    model = type(todo[0])
+    expressions = {name: correlated(model, expression) for name, expression in annotations}
+    manager = model._base_manager.db_manager(using or todo[0]._state.db)
+    found: dict[Any, tuple[Any, ...]] = {}
+    for start in range(0, len(todo), _ROWS_PER_QUERY):
+        keys = [row.pk for row in todo[start : start + _ROWS_PER_QUERY]]
+        values = manager.filter(pk__in=keys).annotate(**expressions).values_list("pk", *names)
+        found.update((pk, tuple(rest)) for pk, *rest in values)
+    for row in todo:
+        for name, value in zip(names, found.get(row.pk, (None,) * len(names)), strict=True):
+            setattr(row, name, value)
+
+
+def _combined(queryset: QuerySet[Any], plan: PlanLike) -> QuerySet[Any]:
+    """A ``union()``/``intersection()``/``difference()`` query with the plan as prefetches.
+
+    Django allows neither ``select_related()`` nor ``prefetch_related()`` on such a query,
+    but prefetches onto the rows it reads work: they are set on a copy directly, joins
+    included, and the root's hinted annotations are read by one more query.
+    """
+    clone: QuerySet[Any] = queryset._chain()  # type: ignore[attr-defined]
+    existing = tuple(clone._prefetch_related_lookups)  # type: ignore[attr-defined]
+    lookups = _row_lookups(_root_specs(plan.relations))
+    clone._prefetch_related_lookups = (*existing, *lookups)  # type: ignore[attr-defined]
+    if plan.annotation_items and clone._iterable_class is ModelIterable:
+        clone._iterable_class = _annotating_iterable(plan.annotation_items)
+    return clone
+
+
+def _annotating_iterable(annotations: Sequence[tuple[str, Any]]) -> type[Any]:
+    class AnnotatingIterable(_ModelIterable):
+        def __iter__(self) -> Iterator[Any]:
+            rows = list(super().__iter__())
+            annotate_rows(rows, annotations, self.queryset.db)
+            yield from rows
+
+    return AnnotatingIterable
+
+
+# ------------------------------------------------------------------ entry
+
+
+def _check_model(queryset: QuerySet[Any], plan: PlanLike) -> None:
     model: type[Model] = queryset.model
     if model is plan.model or issubclass(model, plan.model):
         return
@@ -236,18 +475,30 @@ def _check_model(queryset: QuerySet[Any], plan: Plan) -> None:
     )
 
 
-def apply_plan(queryset: QuerySet[Any] | Manager[Any], plan: Plan) -> QuerySet[Any]:
-    """A new QuerySet: ``queryset`` with ``plan`` merged into what it already has.
+def apply_plan(queryset: Any, plan: PlanLike) -> Any:
+    """``queryset`` with ``plan`` merged into what it already has.
 
-    Never evaluates ``queryset``; applying the same plan twice equals applying it once.
+    Never reads rows again: an evaluated QuerySet or a list of instances gets the plan
+    prefetched onto the rows it holds and is returned as it is. Applying the same plan
+    twice equals applying it once. What is neither (a ``RawQuerySet``) is returned as it is.
     """
     if isinstance(queryset, Manager):
         queryset = queryset.all()
+    if isinstance(queryset, list):
+        prefetch_onto(queryset, plan)
+        return queryset
+    if not isinstance(queryset, QuerySet):
+        return queryset
     _check_model(queryset, plan)
     if not issubclass(queryset._iterable_class, ModelIterable):  # values(), values_list()
         return queryset
+    if queryset._result_cache is not None:
+        prefetch_onto(queryset._result_cache, plan, queryset.db)
+        return queryset
+    if queryset.query.combinator:
+        return _combined(queryset, plan)
     _check_own_prefetches(queryset)
-    return _apply(queryset, plan.relations, plan.annotation_items)
+    return _apply(queryset, plan.relations, plan.annotation_items, plan.columns)
 
 
 def _check_own_prefetches(queryset: QuerySet[Any]) -> None:
@@ -270,20 +521,6 @@ def _check_own_prefetches(queryset: QuerySet[Any]) -> None:
                 f"Prefetch({lookup.prefetch_through!r}, queryset=...)); Django refuses that "
                 "when the rows are read. Keep one of them, or give the other a to_attr."
             )
-
-
-def optimize(
-    queryset: QuerySet[Any] | Manager[Any],
-    serializer_class: type[BaseSerializer[Any]],
-    *,
-    context: Mapping[str, Any] | None = None,
-) -> QuerySet[Any]:
-    """``queryset`` optimized for ``serializer_class``: ``plan_for(...).apply(queryset)``."""
-    from drf_autoprefetch.planner import plan_for_queryset
-
-    if isinstance(queryset, Manager):
-        queryset = queryset.all()
-    return plan_for_queryset(serializer_class, queryset, context=context).apply(queryset)
 
 
 # ------------------------------------------------------------------ batched prefetches

@@ -6,23 +6,33 @@ QuerySet and never runs a query, so its tests need no database.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import threading
 from collections.abc import Callable, Container, Mapping
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db.models import Model
 from rest_framework import serializers
-from rest_framework.fields import Field, SerializerMethodField
+from rest_framework.fields import Field, SerializerMethodField, empty
 from rest_framework.relations import ManyRelatedField, RelatedField, StringRelatedField
+from rest_framework.serializers import BaseSerializer
 
 from drf_autoprefetch import conf
+from drf_autoprefetch.drafts import Draft, Walk, Warnings, freeze_all
 from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.hinting import Hints, get_hints
-from drf_autoprefetch.plan import Kind, Plan, Relation
+from drf_autoprefetch.modelinfo import (
+    Attr,
+    close_names,
+    display_column,
+    model_attrs,
+    relation_names,
+)
+from drf_autoprefetch.plan import Missing, Plan
+from drf_autoprefetch.tree import Kind
 
 __all__ = [
     "build_plan",
@@ -42,158 +52,67 @@ MAX_SELF_NESTING = 3
 _DYNAMIC_MEMBERS = ("__init__", "fields", "get_fields", "get_field_names")
 
 
-# --------------------------------------------------------------------------- models
+# ------------------------------------------------------------------- fields
+
+
+def _drf_code(cls: type, name: str) -> bool:
+    """Whether ``cls.<name>`` is Django REST Framework's own code (not overridden)."""
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            return klass.__module__.startswith("rest_framework.")
+    return True
+
+
+def _defining_class(cls: type, name: str) -> str:
+    """The name of the class in ``cls``'s MRO that defines ``name``."""
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            return klass.__name__
+    return cls.__name__
+
+
+def _declared_reader(cls: type) -> Hints | None:
+    """Hints on a field or serializer class's ``to_representation``, or on the class."""
+    for klass in cls.__mro__:
+        known = _KNOWN_READERS.get(f"{klass.__module__}.{klass.__qualname__}")
+        if known is not None and not _overrides_below(cls, klass):
+            return known
+    return get_hints(getattr(cls, "to_representation", None)) or get_hints(cls)
+
+
+def _overrides_below(cls: type, base: type) -> bool:
+    """Whether a class between ``cls`` and ``base`` overrides ``to_representation``."""
+    for klass in cls.__mro__:
+        if klass is base:
+            return False
+        if "to_representation" in vars(klass):
+            return True
+    return False
+
+
+#: Third-party fields known to read nothing but the rows they are given.
+_KNOWN_READERS: dict[str, Hints] = {
+    "taggit.serializers.TagListSerializerField": Hints(),
+}
+
+
+def _fatal_if_missing(field: Any) -> bool:
+    """Whether DRF fails to render ``field`` when its source attribute is missing: a
+    required field with no default that does not allow null (never a read-only one)."""
+    return bool(
+        getattr(field, "required", False)
+        and getattr(field, "default", empty) is empty
+        and not getattr(field, "allow_null", False)
+    )
 
 
 @dataclass(frozen=True)
-class _Attr:
-    """What a name on a model is, as far as loading goes."""
+class _Source:
+    """One field's ``source`` walk: the field, and how its last step is read."""
 
-    kind: Kind | None  # None: a column (nothing to load)
-    model: type[Model] | None = None
-    #: The local column holding the related key (forward FK / one-to-one only).
-    attname: str | None = None
-    #: Columns enough to serve a ``many=True`` primary-key list.
-    id_columns: tuple[str, ...] | None = None
-
-
-_COLUMN = _Attr(kind=None)
-
-
-@cache
-def model_attrs(model: type[Model]) -> Mapping[str, _Attr]:
-    """Every field, accessor and column name of ``model``, mapped to how it loads."""
-    found: dict[str, _Attr] = {"pk": _COLUMN}
-    for field in model._meta.get_fields():
-        if not field.is_relation:
-            found[field.name] = _COLUMN
-            continue
-        name, attr = _relation_attr(field)
-        if name is not None:
-            found[name] = attr
-        attname = getattr(field, "attname", None)
-        if attname and attname != name:
-            found[attname] = _COLUMN
-    return found
-
-
-def _relation_attr(field: Any) -> tuple[Any, _Attr]:
-    related = field.related_model
-    # Generic relations are recognised by their attributes, so that importing the
-    # planner never imports django.contrib.contenttypes (which may not be installed).
-    if hasattr(field, "ct_field") and hasattr(field, "fk_field"):  # GenericForeignKey
-        return field.name, _Attr(Kind.GENERIC)
-    if hasattr(field, "object_id_field_name"):  # GenericRelation
-        ct_field = related._meta.get_field(field.content_type_field_name)
-        generic_columns = (related._meta.pk.attname, field.object_id_field_name, ct_field.attname)
-        return field.name, _Attr(Kind.PREFETCH, related, id_columns=generic_columns)
-    if field.auto_created and not field.concrete:  # reverse side of a relation
-        name = field.get_accessor_name()
-        if field.one_to_one:
-            return name, _Attr(Kind.JOIN, related)
-        if field.one_to_many:
-            columns = (related._meta.pk.attname, field.field.attname)
-            return name, _Attr(Kind.PREFETCH, related, id_columns=columns)
-        return name, _Attr(Kind.PREFETCH, related, id_columns=(related._meta.pk.attname,))
-    if field.many_to_many:
-        return field.name, _Attr(Kind.PREFETCH, related, id_columns=(related._meta.pk.attname,))
-    return field.name, _Attr(Kind.JOIN, related, attname=field.attname)
-
-
-def _relation_names(model: type[Model]) -> str:
-    names = sorted(name for name, attr in model_attrs(model).items() if attr.kind is not None)
-    return ", ".join(names) or "(none)"
-
-
-# ----------------------------------------------------------------------- walk state
-
-
-@dataclass(frozen=True)
-class _Walk:
-    """Where the planner stands: for messages and to stop self-nesting serializers."""
-
-    serializer: str
-    path: str = ""
-    stack: tuple[type, ...] = ()
-
-    def enter(self, name: str) -> _Walk:
-        return _Walk(self.serializer, f"{self.path}.{name}" if self.path else name, self.stack)
-
-    def where(self) -> str:
-        return f"{self.serializer}.{self.path}" if self.path else self.serializer
-
-
-class _Draft:
-    """A relation (or the root) while the plan is being built."""
-
-    def __init__(
-        self,
-        model: type[Model] | None,
-        kind: Kind | None = None,
-        attr: str = "",
-        lookup: str = "",
-        id_columns: tuple[str, ...] | None = None,
-    ) -> None:
-        self.model = model
-        self.kind = kind
-        self.attr = attr
-        self.lookup = lookup
-        self.id_columns = id_columns
-        self.children: dict[str, _Draft] = {}
-        self.annotations: dict[str, Any] = {}
-        self.queryset: Any = None
-        #: Who declared ``queryset`` (``"Serializer.get_name"``), for messages.
-        self.queryset_owner = ""
-        #: Serializer fields reading this relation through their ``source``.
-        self.readers: list[str] = []
-        self.rows_read = False  # something reads more than primary keys
-        self.parent: _Draft | None = None
-
-    @property
-    def to_many(self) -> bool:
-        return self.kind is Kind.PREFETCH
-
-    def relation(self, name: str, attr: _Attr, lookup: str | None = None) -> _Draft:
-        child = self.children.get(name)
-        if child is None:
-            assert attr.kind is not None
-            child = _Draft(attr.model, attr.kind, name, lookup or name, attr.id_columns)
-            child.parent = self
-            self.children[name] = child
-        return child
-
-    def freeze(self) -> Relation:
-        assert self.kind is not None
-        self._check_readers()
-        kind = self.kind
-        if kind is Kind.JOIN and (self.annotations or self.queryset is not None):
-            kind = Kind.PREFETCH_ONE
-        ids_only = not (self.rows_read or self.children or self.annotations or self.queryset)
-        return Relation(
-            attr=self.attr,
-            lookup=self.lookup,
-            model=self.model,
-            kind=kind,
-            children=freeze_all(self.children),
-            annotations=tuple(sorted(self.annotations.items())),
-            only=self.id_columns if ids_only and kind is Kind.PREFETCH else None,
-            queryset=self.queryset,
-            user_queryset=self.queryset is not None,
-        )
-
-    def _check_readers(self) -> None:
-        """A field must not read rows that a filtered ``Prefetch`` from hints replaced."""
-        if self.queryset is None or self.attr != self.lookup or not self.readers:
-            return
-        raise PlanError(
-            f"{self.readers[0]}: reads {self.attr!r}, which the hints of "
-            f"{self.queryset_owner} prefetch with a queryset of their own; this field would "
-            f"show only that queryset's rows. Give that Prefetch({self.lookup!r}) a to_attr."
-        )
-
-
-def freeze_all(children: dict[str, _Draft]) -> tuple[Relation, ...]:
-    return tuple(children[name].freeze() for name in sorted(children))
+    field: Any
+    pk_only: bool = False
+    nested: bool = False
 
 
 class _Planner:
@@ -201,18 +120,17 @@ class _Planner:
 
     def __init__(self, root: serializers.BaseSerializer[Any]) -> None:
         self.root_name = type(root).__name__
-        self.warnings: list[str] = []
-        self.unresolved: list[tuple[str, str]] = []
+        self.warnings = Warnings()
+        self.unresolved: list[Missing] = []
+        self.columns: list[str] = []
         self.dynamic = False
 
-    def warn(self, walk: _Walk, message: str) -> None:
-        text = f"{walk.where()}: {message}"
-        if text not in self.warnings:
-            self.warnings.append(text)
+    def warn(self, walk: Walk, message: str) -> None:
+        self.warnings.add(walk.where(), message)
 
     # ------------------------------------------------------------- serializers
 
-    def serializer(self, serializer: Any, draft: _Draft, walk: _Walk) -> None:
+    def serializer(self, serializer: Any, draft: Draft, walk: Walk) -> None:
         cls = type(serializer)
         if walk.stack.count(cls) >= MAX_SELF_NESTING:
             self.warn(
@@ -222,39 +140,70 @@ class _Planner:
             )
             return
         self.dynamic = self.dynamic or _is_dynamic(cls)
-        inner = _Walk(walk.serializer, walk.path, (*walk.stack, cls))
+        self.custom_code(serializer, draft, walk)
+        inner = Walk(walk.serializer, walk.path, (*walk.stack, cls))
         fields = [field for field in serializer.fields.values() if not field.write_only]
         # Method fields first: their hints may declare a ``to_attr`` another field reads.
         fields.sort(key=lambda field: not isinstance(field, SerializerMethodField))
         for field in fields:
             self.field(field, draft, inner.enter(field.field_name))
 
-    def field(self, field: Field[Any, Any, Any, Any], draft: _Draft, walk: _Walk) -> None:
+    def field(self, field: Field[Any, Any, Any, Any], draft: Draft, walk: Walk) -> None:
         for cls in type(field).__mro__:
             handler = _HANDLERS.get(cls)
             if handler is not None:
                 handler(self, field, draft, walk)
                 return
 
-    def plain(self, field: Any, draft: _Draft, walk: _Walk) -> None:
-        if not field.source_attrs:
-            self._star_field(field, walk)
+    def custom_code(self, field: Any, target: Draft, walk: Walk) -> None:
+        """A field or serializer whose ``to_representation`` is the user's own code: its
+        hints are planned at ``target`` (the object it receives), else it is a warning."""
+        cls = type(field)
+        if _drf_code(cls, "to_representation"):
             return
-        target = self.follow(field.source_attrs, draft, walk)
-        if target is not None and target is not draft:
-            target.rows_read = True  # str() of a related object
+        declared = _declared_reader(cls)
+        owner = f"{cls.__name__}.to_representation"
+        if declared is not None and target.model is not None:
+            self.hints(declared, target, walk, owner)
+            return
+        if declared is not None:
+            return
+        what = (
+            "overrides to_representation"
+            if isinstance(field, BaseSerializer)
+            else ("has its own to_representation")
+        )
+        self.warn(
+            walk,
+            f"{cls.__name__} {what}, which the planner cannot see into; what it reads "
+            f"beyond the declared fields runs once per row. Decorate {owner} (or the class) "
+            "with @hints(...) naming what it reads, or bare @hints() if it reads no relation.",
+        )
 
-    def _star_field(self, field: Any, walk: _Walk) -> None:
+    def plain(self, field: Any, draft: Draft, walk: Walk) -> None:
+        if not field.source_attrs:
+            self._star_field(field, draft, walk)
+            return
+        target = self.follow(field.source_attrs, draft, walk, _Source(field))
+        if target is not None and target is not draft:
+            target.rows_read = True  # str() of a related object, or a custom field
+            self.custom_code(field, target, walk)
+
+    def _star_field(self, field: Any, draft: Draft, walk: Walk) -> None:
         if type(field).__module__.startswith("rest_framework."):
+            return
+        if _declared_reader(type(field)) is not None:
+            self.custom_code(field, draft, walk)
             return
         self.warn(
             walk,
             f"{type(field).__name__} with source='*' receives the whole object and the "
-            "planner cannot see what it reads; it is left unoptimized.",
+            "planner cannot see what it reads; it is left unoptimized. Decorate its "
+            "to_representation (or the class) with @hints(...) naming what it reads.",
         )
 
-    def nested(self, field: Any, draft: _Draft, walk: _Walk) -> None:
-        target = self.follow(field.source_attrs, draft, walk, nested=True)
+    def nested(self, field: Any, draft: Draft, walk: Walk) -> None:
+        target = self.follow(field.source_attrs, draft, walk, _Source(field, nested=True))
         if target is not None and target is not draft and target.to_many:
             owner = target.parent.model if target.parent is not None else None
             label = owner._meta.label if owner is not None else "its model"
@@ -266,128 +215,130 @@ class _Planner:
             target.rows_read = True
             self.serializer(field, target, walk)
 
-    def many(self, field: Any, draft: _Draft, walk: _Walk) -> None:
-        target = self.follow(field.source_attrs, draft, walk, nested=True)
+    def many(self, field: Any, draft: Draft, walk: Walk) -> None:
+        target = self.follow(field.source_attrs, draft, walk, _Source(field, nested=True))
         if target is not None:
             target.rows_read = True
             self.serializer(field.child, target, walk)
 
-    def related(self, field: Any, draft: _Draft, walk: _Walk) -> None:
+    def related(self, field: Any, draft: Draft, walk: Walk) -> None:
+        # DRF itself hands a pk-only field a stand-in holding the key: nothing to load.
         pk_only = field.use_pk_only_optimization()
-        target = self.follow(field.source_attrs, draft, walk, pk_only=pk_only)
+        target = self.follow(field.source_attrs, draft, walk, _Source(field, pk_only=pk_only))
         if target is not None and target is not draft:
             self.loaded_row(field, target, walk)
 
-    def many_related(self, field: Any, draft: _Draft, walk: _Walk) -> None:
-        target = self.follow(field.source_attrs, draft, walk)
+    def many_related(self, field: Any, draft: Draft, walk: Walk) -> None:
+        target = self.follow(field.source_attrs, draft, walk, _Source(field))
         if target is None or target is draft:
             return
+        if field.source_attrs[-1] == "all":
+            source = ".".join(field.source_attrs[:-1])
+            self.warn(
+                walk,
+                f"DRF calls .all() again on what source={field.source!r} returns, which reads "
+                f"the rows once per row whatever was prefetched; write source={source!r}.",
+            )
+            return
         child = field.child_relation
-        if not child.use_pk_only_optimization():
+        # A list of related fields gets whole rows: keys alone serve only DRF's own code.
+        if not (child.use_pk_only_optimization() and _drf_code(type(child), "to_representation")):
             self.loaded_row(child, target, walk)
 
-    def loaded_row(self, field: Any, target: _Draft, walk: _Walk) -> None:
+    def loaded_row(self, field: Any, target: Draft, walk: Walk) -> None:
         target.rows_read = True
         if isinstance(field, StringRelatedField) and target.model is not None:
             declared = get_hints(inspect.getattr_static(target.model, "__str__"))
             if declared is not None:
                 self.hints(declared, target, walk, f"{target.model.__name__}.__str__")
+        self.custom_code(field, target, walk)
 
-    def method(self, field: Any, draft: _Draft, walk: _Walk) -> None:
-        method = getattr(type(field.parent), field.method_name, None)
+    def method(self, field: Any, draft: Draft, walk: Walk) -> None:
+        owner_class = type(field.parent)
+        method = getattr(owner_class, field.method_name, None)
         declared = get_hints(method)
+        owner = f"{_defining_class(owner_class, field.method_name)}.{field.method_name}"
         if declared is None:
             self.warn(
                 walk,
-                f"method field {field.method_name}() has no hints; decorate it with "
-                "@hints(...) naming what it reads, or its queries run once per row.",
+                f"method field {owner}() has no hints; decorate it with @hints(...) naming "
+                "what it reads, or its queries run once per row.",
             )
             return
-        self.hints(declared, draft, walk, f"{type(field.parent).__name__}.{field.method_name}")
+        self.hints(declared, draft, walk, owner)
 
     # ---------------------------------------------------------------- sources
 
-    def follow(
-        self,
-        attrs: list[str],
-        draft: _Draft,
-        walk: _Walk,
-        *,
-        pk_only: bool = False,
-        nested: bool = False,
-    ) -> _Draft | None:
+    def follow(self, attrs: list[str], draft: Draft, walk: Walk, source: _Source) -> Draft | None:
         """Walk a ``source`` path; the draft holding the value, or None if nothing loads."""
         current = draft
         for index, name in enumerate(attrs):
-            if current is not draft and current.to_many:
-                # ``source="books.all"`` reads the manager: the prefetch serves it.
-                if name == "all":
-                    continue
-                self.warn(walk, f"{name!r} is called on a to-many relation once per row.")
-                return None
             last = index == len(attrs) - 1
-            step = self.step(
-                current, name, walk, pk_only=pk_only and last, nested=nested, last=last
-            )
+            if current is not draft and current.to_many:
+                return self._on_many(current, name, walk, last)
+            step = self.step(current, name, walk, source, last=last)
             if step is None:
                 return None
             current = step
             current.readers.append(walk.where())
         return current
 
+    def _on_many(self, current: Draft, name: str, walk: Walk, last: bool) -> Draft | None:
+        """``source="books.all"``, ``"books.count"``, ``"books.exists"``: served by the
+        prefetch (``all`` hands its rows on; the other two read the prefetched rows)."""
+        if name == "all" and last:
+            return current
+        if name in ("count", "exists") and last:
+            return None
+        self.warn(walk, f"{name!r} is called on a to-many relation once per row.")
+        return None
+
     def step(
-        self, draft: _Draft, name: str, walk: _Walk, *, pk_only: bool, nested: bool, last: bool
-    ) -> _Draft | None:
+        self, draft: Draft, name: str, walk: Walk, source: _Source, *, last: bool
+    ) -> Draft | None:
         if draft.model is None:
-            if nested:
+            if source.nested:
                 self.warn(walk, "fields below a generic foreign key are not optimized yet.")
             return None
         attr = model_attrs(draft.model).get(name)
         if attr is not None:
-            if attr.kind is None or (pk_only and attr.attname):
+            if attr.kind is None or (source.pk_only and last and attr.attname):
+                if draft.is_root:
+                    self.columns.append(name)
                 return None
             return draft.relation(name, attr)
         if name in draft.children:  # a ``to_attr`` declared by hints
             return draft.children[name]
-        return self.opaque(draft, name, walk, nested=nested, last=last)
+        return self.opaque(draft, name, walk, source, last=last)
 
     def opaque(
-        self, draft: _Draft, name: str, walk: _Walk, *, nested: bool, last: bool
-    ) -> _Draft | None:
+        self, draft: Draft, name: str, walk: Walk, source: _Source, *, last: bool
+    ) -> Draft | None:
         model = draft.model
         assert model is not None
         try:
             member = inspect.getattr_static(model, name)
         except AttributeError:
-            message = (
-                f"{walk.where()}: source {name!r} names nothing on {model._meta.label}. "
-                f"Fix the field's source; relations of {model.__name__}: "
-                f"{_relation_names(model)}."
-            )
-            if not (last and not nested and draft.kind is None):
-                raise PlanError(message) from None
-            # Maybe an annotation of the view's queryset: decided when the plan meets it.
-            self.unresolved.append(
-                (
-                    name,
-                    f"{message} (An annotation of that name on the queryset the plan "
-                    "is applied to is accepted.)",
-                )
-            )
+            self.missing(draft, name, walk, source, last=last)
             return None
+        column = display_column(model, name)
+        if column is not None and isinstance(member, functools.partialmethod):
+            if draft.is_root:
+                self.columns.append(column)
+            return None  # Django's get_<field>_display() reads the column
         owner = f"{model.__name__}.{name}"
         declared = get_hints(member)
         if declared is None:
             self.warn(
                 walk,
-                f"{owner} is a {_member_kind(member)} the planner cannot see into; decorate "
+                f"{owner} is {_member_kind(member)} the planner cannot see into; decorate "
                 "it with @hints(...) naming what it reads.",
             )
             return None
         self.hints(declared, draft, walk, owner)
         if name in draft.children:
             return draft.children[name]
-        if nested:
+        if source.nested:
             self.warn(
                 walk,
                 f"the nested serializer reads what {owner} returns; its relations are not "
@@ -395,9 +346,58 @@ class _Planner:
             )
         return None
 
+    def missing(self, draft: Draft, name: str, walk: Walk, source: _Source, *, last: bool) -> None:
+        """A source naming nothing on the model.
+
+        An error where DRF itself would fail to render the field; otherwise (DRF renders
+        its default or leaves it out) a warning, the field left unoptimized. At the root,
+        an annotation of the queryset (or an attribute of the rows a view holds) of that
+        name is accepted either way.
+        """
+        model = draft.model
+        assert model is not None
+        fatal = _fatal_if_missing(source.field)
+        suggestion = close_names(model, name)
+        hint = (
+            f"did you mean {' or '.join(repr(close) for close in suggestion)}?"
+            if suggestion
+            else f"relations of {model.__name__}: {relation_names(model)}."
+        )
+        if fatal:
+            message = (
+                f"{walk.where()}: source {name!r} names nothing on {model._meta.label}. "
+                f"Fix the field's source; {hint}"
+            )
+        else:
+            message = (
+                f"source {name!r} names nothing on {model._meta.label}; the field is left "
+                "unoptimized (DRF renders its default, or leaves it out, where the attribute "
+                f"is missing). If it is a typo, {hint}"
+            )
+        at_root = last and not source.nested and draft.is_root
+        if fatal and not at_root:
+            raise PlanError(message)
+        if fatal:
+            message += (
+                " (An annotation of that name on the queryset the plan is applied to is accepted.)"
+            )
+        else:
+            self.warn(walk, message)
+        if at_root:
+            self.unresolved.append(Missing(name, message, fatal))
+
+    def resolved_missing(self) -> list[Missing]:
+        """The root's missing names, each warning as the plan words it (with its paths)."""
+        return [
+            missing
+            if missing.fatal
+            else replace(missing, message=self.warnings.text_of(missing.message))
+            for missing in self.unresolved
+        ]
+
     # ------------------------------------------------------------------ hints
 
-    def hints(self, declared: Hints, draft: _Draft, walk: _Walk, owner: str) -> None:
+    def hints(self, declared: Hints, draft: Draft, walk: Walk, owner: str) -> None:
         for path in declared.select_related:
             self.hinted_path(path, draft, walk, owner)
         for item in declared.prefetch_related:
@@ -408,7 +408,7 @@ class _Planner:
         draft.rows_read = True
         draft.annotations.update(declared.annotate)
 
-    def _relation_of(self, draft: _Draft, name: str, walk: _Walk, owner: str, path: str) -> _Attr:
+    def _relation_of(self, draft: Draft, name: str, walk: Walk, owner: str, path: str) -> Attr:
         model = draft.model
         attr = model_attrs(model).get(name) if model is not None else None
         if attr is None or attr.kind is None:
@@ -416,17 +416,17 @@ class _Planner:
             raise PlanError(
                 f"{walk.where()}: hint {path!r} on {owner}: {name!r} is not a relation of "
                 f"{label}. Relations of {label}: "
-                f"{_relation_names(model) if model is not None else '(unknown)'}."
+                f"{relation_names(model) if model is not None else '(unknown)'}."
             )
         return attr
 
-    def hinted_path(self, path: str, draft: _Draft, walk: _Walk, owner: str) -> None:
+    def hinted_path(self, path: str, draft: Draft, walk: Walk, owner: str) -> None:
         current = draft
         for name in path.split("__"):
             current = current.relation(name, self._relation_of(current, name, walk, owner, path))
             current.rows_read = True
 
-    def hinted_prefetch(self, prefetch: Any, draft: _Draft, walk: _Walk, owner: str) -> None:
+    def hinted_prefetch(self, prefetch: Any, draft: Draft, walk: Walk, owner: str) -> None:
         through = getattr(prefetch, "prefetch_through", None)
         if not isinstance(through, str):
             raise PlanError(
@@ -447,7 +447,7 @@ class _Planner:
         elif prefetch.queryset is not None:
             self._fill(target, prefetch.queryset, prefetch, walk, owner)
 
-    def _fill(self, target: _Draft, queryset: Any, prefetch: Any, walk: _Walk, owner: str) -> None:
+    def _fill(self, target: Draft, queryset: Any, prefetch: Any, walk: Walk, owner: str) -> None:
         """Give ``target`` the queryset of a hinted ``Prefetch``; two different ones clash."""
         if target.queryset is not None and not _same_rows(target.queryset, queryset):
             raise PlanError(
@@ -460,7 +460,7 @@ class _Planner:
         target.queryset_owner = owner
 
     def _check_prefetch(
-        self, prefetch: Any, draft: _Draft, attr: _Attr, walk: _Walk, owner: str
+        self, prefetch: Any, draft: Draft, attr: Attr, walk: Walk, owner: str
     ) -> None:
         where = f"{walk.where()}: Prefetch({prefetch.prefetch_through!r}) in the hints of {owner}"
         if attr.kind is Kind.GENERIC and hasattr(prefetch, "querysets"):
@@ -510,10 +510,10 @@ def _same_rows(left: Any, right: Any) -> bool:
 
 def _member_kind(member: object) -> str:
     if isinstance(member, property):
-        return "property"
+        return "a property"
     if callable(member):
-        return "method"
-    return "attribute"
+        return "a method"
+    return "an attribute"
 
 
 def _is_dynamic(cls: type) -> bool:
@@ -525,7 +525,7 @@ def _is_dynamic(cls: type) -> bool:
     return False
 
 
-_Handler = Callable[[_Planner, Any, _Draft, _Walk], None]
+_Handler = Callable[[_Planner, Any, Draft, Walk], None]
 
 #: Field class -> planning function; the most specific class in the MRO wins.
 _HANDLERS: dict[type, _Handler] = {
@@ -561,14 +561,16 @@ def build_plan(serializer: serializers.BaseSerializer[Any]) -> tuple[Plan, bool]
     """Plan one serializer instance; also say whether its fields depend on context."""
     model = _model_of(type(serializer))
     planner = _Planner(serializer)
-    root = _Draft(model)
-    planner.serializer(serializer, root, _Walk(type(serializer).__name__))
+    root = Draft(model)
+    planner.serializer(serializer, root, Walk(type(serializer).__name__))
+    relations = freeze_all(root.children, planner.warnings)
     plan = Plan(
         model=model,
-        relations=freeze_all(root.children),
+        relations=relations,
         annotation_items=tuple(sorted(root.annotations.items())),
-        warnings=tuple(planner.warnings),
-        unresolved=tuple(planner.unresolved),
+        warnings=planner.warnings.texts(),
+        unresolved=tuple(planner.resolved_missing()),
+        columns=tuple(dict.fromkeys(planner.columns)),
     )
     return plan, planner.dynamic
 
@@ -623,7 +625,18 @@ def plan_for_queryset(
     book_count=...)`` names nothing on the model; it is fine when the queryset the
     plan is applied to provides it.
     """
-    return _cached_plan(serializer_class, context, provided=queryset.query.annotations)
+    return _cached_plan(serializer_class, context, provided=provided_names(queryset))
+
+
+def provided_names(queryset: Any) -> frozenset[str]:
+    """Names the rows of ``queryset`` carry beyond the model: its annotations, and the
+    attributes of the first row when the rows are already read (a list, an evaluated
+    QuerySet), such as values a view set on each row."""
+    names = set(getattr(getattr(queryset, "query", None), "annotations", None) or ())
+    rows = queryset if isinstance(queryset, list) else getattr(queryset, "_result_cache", None)
+    if rows:
+        names.update(vars(rows[0]))
+    return frozenset(names)
 
 
 def _cached_plan(
@@ -632,15 +645,19 @@ def _cached_plan(
     plan = _static.get(serializer_class)
     if plan is None:
         plan = _plan_uncached(serializer_class, context)
-    check_unresolved(plan, provided)
-    return _enforce(plan)
+    return _enforce(check_unresolved(plan, provided))
 
 
-def check_unresolved(plan: Plan, provided: Container[str]) -> None:
-    """Raise ``PlanError`` for a root field naming nothing the model or ``provided`` has."""
-    for name, message in plan.unresolved:
-        if name not in provided:
-            raise PlanError(message)
+def check_unresolved(plan: Plan, provided: Container[str]) -> Plan:
+    """``plan`` for a queryset providing ``provided``: ``PlanError`` for a root field that
+    DRF could not render, naming nothing the model or ``provided`` has; the warnings of
+    the names ``provided`` has dropped."""
+    if not plan.unresolved:
+        return plan
+    for missing in plan.unresolved:
+        if missing.fatal and missing.name not in provided:
+            raise PlanError(missing.message)
+    return plan.provided(provided)
 
 
 def _plan_uncached(serializer_class: type, context: Mapping[str, Any] | None) -> Plan:

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "rest_framework",
+    "taggit",
     "drf_autoprefetch",
     "tests.testapp",
 ]

@@ -261,11 +261,11 @@ def test_generic_foreign_key_off_the_default_database_gives_the_right_targets(ma
     assert len(other_queries) == expected
 
 
-def _annotated_serializer():
+def _annotated_serializer(**kwargs):
     from rest_framework import serializers
 
     class BookTotalsSerializer(serializers.ModelSerializer):
-        review_total = serializers.IntegerField(read_only=True)
+        review_total = serializers.IntegerField(**kwargs)
         reviews = shapes.ReviewSerializer(many=True, read_only=True)
 
         class Meta:
@@ -278,16 +278,17 @@ def _annotated_serializer():
 def test_root_field_reading_an_annotation_of_the_queryset_is_accepted(world):
     from django.db.models import Count
 
-    serializer_class = _annotated_serializer()
+    serializer_class = _annotated_serializer(read_only=True)
     queryset = Book.objects.annotate(review_total=Count("reviews")).order_by("title", "id")
 
     count, data = count_queries(serializer_class, optimize(queryset, serializer_class))
 
     assert data == render(serializer_class, queryset)
     assert count == 2
+    assert plan_for(serializer_class).provided({"review_total"}).warnings == ()
 
 
-def test_root_field_naming_nothing_without_the_annotation_is_a_plan_error():
+def test_required_root_field_naming_nothing_without_the_annotation_is_a_plan_error():
     serializer_class = _annotated_serializer()
 
     with pytest.raises(PlanError) as excinfo:
@@ -295,12 +296,26 @@ def test_root_field_naming_nothing_without_the_annotation_is_a_plan_error():
 
     assert str(excinfo.value) == (
         "BookTotalsSerializer.review_total: source 'review_total' names nothing on "
-        "testapp.Book. Fix the field's source; relations of Book: authors, category, "
-        "chapters, comments, editor, labels, reviews. (An annotation of that name on the "
-        "queryset the plan is applied to is accepted.)"
+        "testapp.Book. Fix the field's source; did you mean 'reviews'? (An annotation of "
+        "that name on the queryset the plan is applied to is accepted.)"
     )
     with pytest.raises(PlanError):
         plan_for(serializer_class)
+
+
+def test_read_only_root_field_naming_nothing_is_a_warning_and_renders_as_drf_does(world):
+    serializer_class = _annotated_serializer(read_only=True)
+
+    count, data = count_queries(serializer_class, optimize(Book.objects.all(), serializer_class))
+
+    assert data == render(serializer_class, Book.objects.all())
+    assert "review_total" not in json.loads(data)[0]
+    assert count == 2
+    assert plan_for(serializer_class).warnings == (
+        "BookTotalsSerializer.review_total: source 'review_total' names nothing on "
+        "testapp.Book; the field is left unoptimized (DRF renders its default, or leaves it "
+        "out, where the attribute is missing). If it is a typo, did you mean 'reviews'?",
+    )
 
 
 def test_checks_accept_a_name_the_views_queryset_annotates():

@@ -15,6 +15,7 @@ from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelatio
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Manager
+from taggit.managers import TaggableManager
 
 from drf_autoprefetch import hints
 
@@ -379,3 +380,57 @@ class Note(models.Model):
 
     def __str__(self):
         return self.text
+
+
+# -------------------------------------------------------- shapes of real applications
+
+
+class Warehouse(models.Model):
+    KINDS = [("hub", "Hub"), ("depot", "Depot")]
+
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=KINDS, default="hub")
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class Parcel(models.Model):
+    """A non-null key without a database constraint: the row it names may be missing."""
+
+    label = models.CharField(max_length=100)
+    warehouse = models.ForeignKey(
+        Warehouse, models.DO_NOTHING, db_constraint=False, related_name="parcels"
+    )
+
+    class Meta:
+        ordering = ["label", "id"]
+
+    def __str__(self):
+        return self.label
+
+
+class Article(models.Model):
+    """Tagged with django-taggit, whose manager takes no custom prefetch queryset."""
+
+    title = models.CharField(max_length=100)
+    tags = TaggableManager(blank=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+
+    def __str__(self):
+        return self.title
+
+
+class Recipe(models.Model):
+    """No ``Meta.ordering``: rows come in the database's own order."""
+
+    name = models.CharField(max_length=100)
+    cooks = models.ManyToManyField(Person, related_name="recipes", blank=True)
+
+    def __str__(self):
+        return self.name

@@ -1,0 +1,157 @@
+"""The planner's walk state: where it stands, the relations found so far, its warnings.
+
+A :class:`Draft` is a relation (or the root) while a plan is being built; ``freeze``
+turns the drafts into the immutable :class:`~drf_autoprefetch.tree.Relation` tree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Model
+
+from drf_autoprefetch.exceptions import PlanError
+from drf_autoprefetch.modelinfo import Attr
+from drf_autoprefetch.tree import Kind, Relation
+
+__all__ = ["Draft", "Walk", "Warnings", "freeze_all"]
+
+#: How many field paths a grouped warning names before it says "and N more".
+_SHOWN_PATHS = 3
+
+
+@dataclass(frozen=True)
+class Walk:
+    """Where the planner stands: for messages and to stop self-nesting serializers."""
+
+    serializer: str
+    path: str = ""
+    stack: tuple[type, ...] = ()
+
+    def enter(self, name: str) -> Walk:
+        return Walk(self.serializer, f"{self.path}.{name}" if self.path else name, self.stack)
+
+    def where(self) -> str:
+        return f"{self.serializer}.{self.path}" if self.path else self.serializer
+
+
+@dataclass
+class Warnings:
+    """Warnings grouped by cause: one message, with every field path it affects."""
+
+    paths: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, where: str, message: str) -> None:
+        paths = self.paths.setdefault(message, [])
+        if where not in paths:
+            paths.append(where)
+
+    def texts(self) -> tuple[str, ...]:
+        return tuple(_text(paths, message) for message, paths in self.paths.items())
+
+    def text_of(self, message: str) -> str:
+        return _text(self.paths[message], message)
+
+
+def _text(paths: list[str], message: str) -> str:
+    shown = ", ".join(paths[:_SHOWN_PATHS])
+    if len(paths) > _SHOWN_PATHS:
+        shown += f" and {len(paths) - _SHOWN_PATHS} more"
+    return f"{shown}: {message}"
+
+
+class Draft:
+    """A relation (or the root) while the plan is being built."""
+
+    def __init__(
+        self,
+        model: type[Model] | None,
+        kind: Kind | None = None,
+        attr: str = "",
+        lookup: str = "",
+        spec: Attr | None = None,
+    ) -> None:
+        self.model = model
+        self.kind = kind
+        self.attr = attr
+        self.lookup = lookup
+        self.id_columns = spec.id_columns if spec is not None else None
+        self.plain = spec.plain if spec is not None else False
+        self.loose = spec.loose if spec is not None else False
+        self.children: dict[str, Draft] = {}
+        self.annotations: dict[str, Any] = {}
+        self.queryset: Any = None
+        #: Who declared ``queryset`` (``"Serializer.get_name"``), for messages.
+        self.queryset_owner = ""
+        #: Serializer fields reading this relation through their ``source``.
+        self.readers: list[str] = []
+        self.rows_read = False  # something reads more than primary keys
+        self.parent: Draft | None = None
+
+    @property
+    def to_many(self) -> bool:
+        return self.kind is Kind.PREFETCH
+
+    @property
+    def is_root(self) -> bool:
+        return self.kind is None
+
+    def relation(self, name: str, attr: Attr, lookup: str | None = None) -> Draft:
+        child = self.children.get(name)
+        if child is None:
+            assert attr.kind is not None
+            child = Draft(attr.model, attr.kind, name, lookup or name, attr)
+            child.plain = child.plain or self.plain
+            child.parent = self
+            self.children[name] = child
+        return child
+
+    def freeze(self, warnings: Warnings) -> Relation:
+        assert self.kind is not None
+        self._check_readers()
+        if self.plain:
+            return self._freeze_plain(warnings)
+        kind = self.kind
+        if kind is Kind.JOIN and (self.annotations or self.queryset is not None or self.loose):
+            kind = Kind.PREFETCH_ONE
+        ids_only = not (self.rows_read or self.children or self.annotations or self.queryset)
+        return Relation(
+            attr=self.attr,
+            lookup=self.lookup,
+            model=self.model,
+            kind=kind,
+            children=freeze_all(self.children, warnings),
+            annotations=tuple(sorted(self.annotations.items())),
+            only=self.id_columns if ids_only and kind is Kind.PREFETCH else None,
+            queryset=self.queryset,
+            user_queryset=self.queryset is not None,
+        )
+
+    def _freeze_plain(self, warnings: Warnings) -> Relation:
+        """A relation loaded by its plain lookup: no queryset of ours, below it either."""
+        if self.annotations or self.queryset is not None or self.attr != self.lookup:
+            where = self.readers[0] if self.readers else self.attr
+            warnings.add(
+                where,
+                f"{self.lookup!r} is loaded by its plain lookup (its manager takes no custom "
+                "queryset); hinted annotations and querysets on it or below it are left out.",
+            )
+            return Relation(self.lookup, self.lookup, self.model, Kind.PREFETCH, plain=True)
+        kind = Kind.PREFETCH if self.kind is Kind.PREFETCH else Kind.PREFETCH_ONE
+        children = freeze_all(self.children, warnings)
+        return Relation(self.attr, self.lookup, self.model, kind, children, plain=True)
+
+    def _check_readers(self) -> None:
+        """A field must not read rows that a filtered ``Prefetch`` from hints replaced."""
+        if self.queryset is None or self.attr != self.lookup or not self.readers:
+            return
+        raise PlanError(
+            f"{self.readers[0]}: reads {self.attr!r}, which the hints of "
+            f"{self.queryset_owner} prefetch with a queryset of their own; this field would "
+            f"show only that queryset's rows. Give that Prefetch({self.lookup!r}) a to_attr."
+        )
+
+
+def freeze_all(children: dict[str, Draft], warnings: Warnings) -> tuple[Relation, ...]:
+    return tuple(children[name].freeze(warnings) for name in sorted(children))

@@ -1,0 +1,31 @@
+"""``optimize()``: plan a serializer and apply the plan to a QuerySet in one call."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from django.db.models import Manager
+from rest_framework.serializers import BaseSerializer
+
+from drf_autoprefetch.planner import plan_for_queryset
+
+__all__ = ["optimize"]
+
+Q = TypeVar("Q")
+
+
+def optimize(
+    queryset: Q,
+    serializer_class: type[BaseSerializer[Any]],
+    *,
+    context: Mapping[str, Any] | None = None,
+) -> Q:
+    """``queryset`` optimized for ``serializer_class``: ``plan_for(...).apply(queryset)``.
+
+    A Manager gives its ``all()``. An evaluated QuerySet (or a list of instances) keeps
+    the rows it holds: the plan is prefetched onto them, nothing is read again.
+    """
+    target: Any = queryset.all() if isinstance(queryset, Manager) else queryset
+    optimized: Any = plan_for_queryset(serializer_class, target, context=context).apply(target)
+    return optimized  # type: ignore[no-any-return]

@@ -1,0 +1,171 @@
+"""The relation tree a plan is made of: pure values, shared by planner and applier.
+
+Nothing here builds a QuerySet or knows about serializers; :mod:`drf_autoprefetch.apply`
+reads these values, :mod:`drf_autoprefetch.planner` makes them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol, TypeVar
+
+from django.db.models import Model
+
+__all__ = ["Kind", "PlanLike", "Relation", "join_paths", "label", "merge_relations", "union"]
+
+_T = TypeVar("_T")
+
+
+class Kind(enum.Enum):
+    """How a relation is loaded."""
+
+    #: A single-valued relation joined into its parent's query (``select_related``).
+    JOIN = "select"
+    #: A to-many relation loaded by one extra query (``Prefetch``).
+    PREFETCH = "prefetch"
+    #: A single-valued relation loaded by its own query, because its queryset needs
+    #: annotations or a queryset of the user's that a join cannot carry.
+    PREFETCH_ONE = "prefetch-one"
+    #: A generic foreign key: one query per content type.
+    GENERIC = "generic"
+
+
+def label(model: type[Model] | None) -> str:
+    return "?" if model is None else model._meta.label
+
+
+@dataclass(frozen=True)
+class Relation:
+    """One relation in the tree, reached from its parent's model.
+
+    ``attr`` is the instance attribute the related rows land on (the accessor name,
+    or a ``to_attr``); ``lookup`` is the relation the rows come through.
+    """
+
+    attr: str
+    lookup: str
+    model: type[Model] | None
+    kind: Kind
+    children: tuple[Relation, ...] = ()
+    annotations: tuple[tuple[str, Any], ...] = ()
+    #: Columns to load when only primary keys are read (``many=True`` pk lists).
+    only: tuple[str, ...] | None = None
+    #: A queryset supplied through ``hints`` (a filtered ``Prefetch``): authoritative.
+    queryset: Any = field(default=None, compare=False)
+    #: ``True`` when ``queryset`` came from the user (compared instead of the queryset).
+    user_queryset: bool = False
+    #: Loaded by its plain lookup: its manager takes no custom queryset (django-taggit's).
+    plain: bool = False
+
+    @property
+    def to_attr(self) -> str | None:
+        return None if self.attr == self.lookup else self.attr
+
+    @property
+    def opens_query(self) -> bool:
+        """Whether this relation is loaded by a query of its own."""
+        return self.kind is not Kind.JOIN
+
+    def walk(self) -> Iterator[Relation]:
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+    def with_children(self, children: tuple[Relation, ...]) -> Relation:
+        return replace(self, children=children)
+
+    def describe(self) -> str:
+        text = f"{self.kind.value} {self.lookup}"
+        if self.to_attr:
+            text += f" as {self.to_attr}"
+        text += f" ({label(self.model)})"
+        if self.user_queryset:
+            text += " [queryset from hints]"
+        if self.plain:
+            text += " [plain lookup]"
+        if self.only is not None:
+            text += f" only {', '.join(self.only)}"
+        if self.annotations:
+            text += f" annotate {', '.join(name for name, _ in self.annotations)}"
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "lookup": self.lookup,
+            "to_attr": self.to_attr,
+            "model": label(self.model),
+            "only": list(self.only) if self.only is not None else None,
+            "annotations": [name for name, _ in self.annotations],
+            "queryset_from_hints": self.user_queryset,
+            "plain": self.plain,
+            "relations": [child.as_dict() for child in self.children],
+        }
+
+
+def join_paths(relations: tuple[Relation, ...], prefix: str = "") -> tuple[str, ...]:
+    """The ``select_related`` paths of one query: longest chains of joins only."""
+    paths: list[str] = []
+    for relation in relations:
+        if relation.kind is not Kind.JOIN:
+            continue
+        path = f"{prefix}{relation.attr}"
+        deeper = join_paths(relation.children, f"{path}__")
+        paths.extend(deeper or (path,))
+    return tuple(paths)
+
+
+def merge_relations(
+    left: tuple[Relation, ...], right: tuple[Relation, ...]
+) -> tuple[Relation, ...]:
+    """Union of two relation lists, merged by attribute name, in a stable order."""
+    merged: dict[str, Relation] = {relation.attr: relation for relation in left}
+    for relation in right:
+        mine = merged.get(relation.attr)
+        merged[relation.attr] = relation if mine is None else _merge_one(mine, relation)
+    return tuple(sorted(merged.values(), key=lambda relation: relation.attr))
+
+
+def _merge_one(mine: Relation, theirs: Relation) -> Relation:
+    kinds = {mine.kind, theirs.kind}
+    kind = mine.kind if len(kinds) == 1 else _stronger(kinds)
+    only = None if mine.only is None or theirs.only is None else union(mine.only, theirs.only)
+    user = mine if mine.user_queryset else theirs
+    return replace(
+        mine,
+        kind=kind,
+        children=merge_relations(mine.children, theirs.children),
+        annotations=tuple(dict(mine.annotations + theirs.annotations).items()),
+        only=only,
+        queryset=user.queryset,
+        user_queryset=user.user_queryset,
+    )
+
+
+def _stronger(kinds: set[Kind]) -> Kind:
+    for kind in (Kind.PREFETCH, Kind.GENERIC, Kind.PREFETCH_ONE):
+        if kind in kinds:
+            return kind
+    return Kind.JOIN
+
+
+def union(left: tuple[_T, ...], right: tuple[_T, ...]) -> tuple[_T, ...]:
+    return tuple(dict.fromkeys(left + right))
+
+
+class PlanLike(Protocol):
+    """What the applier reads of a plan."""
+
+    @property
+    def model(self) -> type[Model]: ...
+
+    @property
+    def relations(self) -> tuple[Relation, ...]: ...
+
+    @property
+    def annotation_items(self) -> tuple[tuple[str, Any], ...]: ...
+
+    @property
+    def columns(self) -> tuple[str, ...]: ...

@@ -1,0 +1,711 @@
+"""Shapes met in public DRF applications: never break a working endpoint, never change
+an answer.
+
+Each test renders the same rows with and without the library and compares the JSON,
+and pins the number of queries the optimized rendering runs.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection
+from django.db.models import Count, Prefetch, Q
+from django.test.utils import CaptureQueriesContext
+from rest_framework import serializers
+from taggit.models import Tag
+from taggit.serializers import TagListSerializerField
+
+from drf_autoprefetch import PlanError, hints, optimize, plan_for
+from drf_autoprefetch.checks import check_serializer
+from drf_autoprefetch.tree import Kind
+from tests.testapp.models import (
+    Article,
+    Book,
+    Category,
+    Chapter,
+    Label,
+    Parcel,
+    Person,
+    Recipe,
+    Review,
+    Warehouse,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def render(serializer_class, rows, **kwargs):
+    return json.dumps(
+        serializer_class(rows, many=True, **kwargs).data, sort_keys=True, default=str
+    )
+
+
+def optimized(serializer_class, queryset, **kwargs):
+    """The optimized rendering and the queries it ran (the plan's included)."""
+    with CaptureQueriesContext(connection) as captured:
+        data = render(serializer_class, optimize(queryset, serializer_class), **kwargs)
+    return data, len(captured)
+
+
+# ------------------------------------------------------------ 1. names DRF accepts
+
+
+class RegionSerializer(serializers.ModelSerializer):
+    """Like NetBox's nested Region: counts another endpoint annotates."""
+
+    site_count = serializers.IntegerField(read_only=True, default=0)
+    book_total = serializers.ReadOnlyField()
+
+    class Meta:
+        model = Category
+        fields = ["id", "name", "site_count", "book_total"]
+
+
+class BookInRegionSerializer(serializers.ModelSerializer):
+    category = RegionSerializer(read_only=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "title", "category"]
+
+
+def test_nested_read_only_fields_naming_nothing_are_warnings_not_errors(world):
+    plan = plan_for(BookInRegionSerializer)
+
+    data, count = optimized(BookInRegionSerializer, Book.objects.all())
+
+    assert data == render(BookInRegionSerializer, Book.objects.all())
+    assert count == plan.query_count == 1
+    assert plan.select_related == ("category",)
+    assert plan.warnings == (
+        "BookInRegionSerializer.category.site_count: source 'site_count' names nothing on "
+        "testapp.Category; the field is left unoptimized (DRF renders its default, or leaves "
+        "it out, where the attribute is missing). If it is a typo, relations of Category: "
+        "books, children, parent.",
+        "BookInRegionSerializer.category.book_total: source 'book_total' names nothing on "
+        "testapp.Category; the field is left unoptimized (DRF renders its default, or leaves "
+        "it out, where the attribute is missing). If it is a typo, relations of Category: "
+        "books, children, parent.",
+    )
+
+
+def test_check_reports_a_read_only_field_naming_nothing_as_a_warning():
+    messages = check_serializer(BookInRegionSerializer)
+
+    assert [message.id for message in messages] == ["drf_autoprefetch.W001"] * 2
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    """Like a helpdesk ticket: the view sets a value on each row it serializes."""
+
+    priority_label = serializers.CharField()
+    reviews = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    category = RegionSerializer(read_only=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "title", "priority_label", "reviews", "category"]
+
+
+def _rows_with_labels():
+    rows = Book.objects.all()
+    for row in rows:  # the view reads the rows and sets an attribute on each
+        row.priority_label = f"P{row.pk % 3}"
+    return rows
+
+
+def test_rows_a_view_holds_keep_their_attributes_and_get_the_plan(world):
+    expected = render(TicketSerializer, _rows_with_labels())
+    rows = _rows_with_labels()
+
+    data, count = optimized(TicketSerializer, rows)
+
+    assert data == expected
+    assert count == 2  # reviews, categories: onto the rows held, none read again
+    assert optimize(rows, TicketSerializer) is rows
+
+
+def test_a_list_of_instances_gets_the_plan_prefetched_onto_it(world):
+    rows = list(_rows_with_labels())
+    expected = render(TicketSerializer, list(_rows_with_labels()))
+
+    data, count = optimized(TicketSerializer, rows)
+
+    assert data == expected
+    assert count == 2
+
+
+def test_required_field_naming_nothing_is_still_an_error_without_such_rows(world):
+    with pytest.raises(PlanError) as excinfo:
+        optimize(Book.objects.all(), TicketSerializer)
+
+    assert str(excinfo.value) == (
+        "TicketSerializer.priority_label: source 'priority_label' names nothing on "
+        "testapp.Book. Fix the field's source; relations of Book: authors, category, "
+        "chapters, comments, editor, labels, reviews. (An annotation of that name on the "
+        "queryset the plan is applied to is accepted.)"
+    )
+
+
+class ExtraFieldSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Book
+        fields = ["id", "title"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["shelf"] = serializers.CharField(read_only=True, source="shelf_code")
+
+
+def test_field_added_in_init_naming_nothing_is_a_warning(world):
+    data, count = optimized(ExtraFieldSerializer, Book.objects.all())
+
+    assert data == render(ExtraFieldSerializer, Book.objects.all())
+    assert count == 1
+    (warning,) = plan_for(ExtraFieldSerializer).warnings
+    assert warning.startswith("ExtraFieldSerializer.shelf: source 'shelf_code' names nothing")
+
+
+# ------------------------------------------------------------ 2. django-taggit
+
+
+class TagSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tag
+        fields = ["name", "slug"]
+
+
+class ArticleSerializer(serializers.ModelSerializer):
+    tags = TagSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Article
+        fields = ["id", "title", "tags"]
+
+
+class ArticleTagListSerializer(serializers.ModelSerializer):
+    tags = TagListSerializerField()
+
+    class Meta:
+        model = Article
+        fields = ["id", "title", "tags"]
+
+
+@pytest.fixture
+def articles(db):
+    for index in range(4):
+        article = Article.objects.create(title=f"Article {index}")
+        article.tags.add(*[f"tag{tag}" for tag in range(index)])
+
+
+def _sorted_tags(data):
+    rows = json.loads(data)
+    for row in rows:
+        row["tags"] = sorted(row["tags"], key=json.dumps)
+    return rows
+
+
+@pytest.mark.parametrize("serializer_class", [ArticleSerializer, ArticleTagListSerializer])
+def test_taggit_tags_are_prefetched_by_their_plain_lookup(articles, serializer_class):
+    plan = plan_for(serializer_class)
+
+    data, count = optimized(serializer_class, Article.objects.all())
+
+    assert _sorted_tags(data) == _sorted_tags(render(serializer_class, Article.objects.all()))
+    assert count == plan.query_count == 2
+    assert plan.prefetches == ("tags",)
+    assert plan.warnings == ()
+
+
+# ------------------------------------------------- 3. primary keys rendered as objects
+
+
+class SerializedPKRelatedField(serializers.PrimaryKeyRelatedField):
+    """Like NetBox's: written as keys, read as nested objects."""
+
+    def __init__(self, serializer, **kwargs):
+        self.serializer = serializer
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return self.serializer(value, context=self.context).data
+
+
+class LabelNameSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Label
+        fields = ["id", "name"]
+
+
+class BookLabelsAsObjectsSerializer(serializers.ModelSerializer):
+    labels = SerializedPKRelatedField(
+        serializer=LabelNameSerializer, many=True, queryset=Label.objects.all()
+    )
+
+    class Meta:
+        model = Book
+        fields = ["id", "title", "labels"]
+
+
+def test_pk_field_rendering_objects_gets_whole_rows(world):
+    (relation,) = plan_for(BookLabelsAsObjectsSerializer).relations
+
+    data, count = optimized(BookLabelsAsObjectsSerializer, Book.objects.all())
+
+    assert data == render(BookLabelsAsObjectsSerializer, Book.objects.all())
+    assert count == 2  # books, labels: no deferred column loaded per label
+    assert relation.only is None
+
+
+# ------------------------------------------------------- 4. the user's queryset
+
+
+class CategoryWithParentSerializer(serializers.ModelSerializer):
+    parent = RegionSerializer(read_only=True)
+
+    class Meta:
+        model = Category
+        fields = ["id", "name", "parent"]
+
+
+class BookCategorySerializer(serializers.ModelSerializer):
+    category = CategoryWithParentSerializer(read_only=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "title", "isbn", "category"]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Book.objects.only("title"),
+        lambda: Book.objects.only("title", "category__name"),
+        lambda: Book.objects.defer("category", "isbn"),
+        lambda: Book.objects.defer("category__parent"),
+    ],
+    ids=["only", "only-related", "defer", "defer-related"],
+)
+def test_only_and_defer_keep_what_the_plan_traverses_and_the_fields_read(world, make):
+    data, count = optimized(BookCategorySerializer, make())
+
+    assert data == render(BookCategorySerializer, Book.objects.all())
+    assert count == 1
+
+
+def test_union_gets_the_plan_as_prefetches(world):
+    queryset = (
+        Book.objects.filter(editor__isnull=True)
+        .order_by()
+        .union(Book.objects.filter(editor__isnull=False).order_by())
+    )
+
+    data, count = optimized(BookCategorySerializer, queryset)
+
+    assert sorted(json.loads(data), key=lambda row: row["id"]) == sorted(
+        json.loads(render(BookCategorySerializer, queryset)), key=lambda row: row["id"]
+    )
+    assert count == 2  # the union, categories with their parents joined
+
+
+class BookEditorCategorySerializer(serializers.ModelSerializer):
+    category = CategoryWithParentSerializer(read_only=True)
+    editor = serializers.StringRelatedField()
+
+    class Meta:
+        model = Book
+        fields = ["id", "title", "category", "editor"]
+
+
+def test_select_related_with_no_argument_is_kept(world):
+    queryset = optimize(Book.objects.select_related(), BookEditorCategorySerializer)
+
+    with CaptureQueriesContext(connection) as captured:
+        data = render(BookEditorCategorySerializer, queryset)
+
+    assert data == render(BookEditorCategorySerializer, Book.objects.all())
+    assert queryset.query.select_related is True
+    # Every non-null key joined by the user's select_related(); the nullable editor and
+    # category parent by queries of their own.
+    assert len(captured) == 3
+
+
+# -------------------------------------------------------------- 5. aggregates
+
+
+class LabelCountSerializer(serializers.ModelSerializer):
+    n_books = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Label
+        fields = ["id", "name", "n_books"]
+
+    @hints(annotate={"n_books": Count("books")})
+    def get_n_books(self, label):
+        return label.n_books if hasattr(label, "n_books") else label.books.count()
+
+
+class BookLabelCountsSerializer(serializers.ModelSerializer):
+    labels = LabelCountSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "title", "labels"]
+
+
+def test_hinted_count_under_a_many_to_many_prefetch_counts_every_row(world):
+    data, count = optimized(BookLabelCountsSerializer, Book.objects.all())
+
+    assert data == render(BookLabelCountsSerializer, Book.objects.all())
+    assert count == 2
+    counts = {label["n_books"] for book in json.loads(data) for label in book["labels"]}
+    assert max(counts) > 1
+
+
+class BookReviewCountSerializer(serializers.ModelSerializer):
+    n_reviews = serializers.SerializerMethodField()
+    n_chapters = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "title", "n_reviews", "n_chapters"]
+
+    @hints(annotate={"n_reviews": Count("reviews", distinct=True)})
+    def get_n_reviews(self, book):
+        return book.n_reviews if hasattr(book, "n_reviews") else book.reviews.count()
+
+
+def test_hinted_count_beside_the_views_own_aggregate_changes_neither(world):
+    queryset = Book.objects.annotate(n_chapters=Count("chapters"))
+
+    data, count = optimized(BookReviewCountSerializer, queryset)
+
+    assert data == render(BookReviewCountSerializer, queryset)
+    assert count == 1
+    chapters = {book.pk: book.chapters.count() for book in Book.objects.all()}
+    assert {row["id"]: row["n_chapters"] for row in json.loads(data)} == chapters
+
+
+def test_hinted_count_skips_rows_the_related_default_manager_hides(world):
+    data, _ = optimized(BookReviewCountSerializer, Book.objects.annotate(n_chapters=Count("id")))
+
+    alive = {book.pk: Review.objects.filter(book=book).count() for book in Book.objects.all()}
+    assert {row["id"]: row["n_reviews"] for row in json.loads(data)} == alive
+    assert Review.all_objects.count() > Review.objects.count()
+
+
+class FilteredCountSerializer(serializers.ModelSerializer):
+    n_good = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Book
+        fields = ["id", "n_good"]
+
+    @hints(annotate={"n_good": Count("reviews", filter=Q(reviews__rating__gte=3))})
+    def get_n_good(self, book):
+        if hasattr(book, "n_good"):
+            return book.n_good
+        return book.reviews.filter(rating__gte=3).count()
+
+
+def test_hinted_count_with_a_filter_counts_as_the_related_manager(world):
+    data, count = optimized(FilteredCountSerializer, Book.objects.all())
+
+    assert data == render(FilteredCountSerializer, Book.objects.all())
+    assert count == 1
+
+
+class RecipeSerializer(serializers.ModelSerializer):
+    n_cooks = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Recipe
+        fields = ["id", "name", "n_cooks"]
+
+    @hints(annotate={"n_cooks": Count("cooks")})
+    def get_n_cooks(self, recipe):
+        return recipe.n_cooks if hasattr(recipe, "n_cooks") else recipe.cooks.count()
+
+
+def test_hinted_count_keeps_the_order_of_an_unordered_queryset(world):
+    people = list(Person.objects.all())
+    for index, name in enumerate(["pie", "bread", "soup", "cake", "stew"]):
+        recipe = Recipe.objects.create(name=name)
+        recipe.cooks.set(people[: index % 3])
+
+    with CaptureQueriesContext(connection) as captured:
+        data = render(RecipeSerializer, optimize(Recipe.objects.all(), RecipeSerializer))
+
+    assert data == render(RecipeSerializer, Recipe.objects.all())
+    assert len(captured) == 1
+    outer = captured[0]["sql"].rsplit(")", 1)[-1]  # after the correlated subquery
+    assert "GROUP BY" not in outer
+
+
+def test_hinted_count_is_computed_for_rows_a_view_holds(world):
+    rows = list(Book.objects.all())
+
+    data, count = optimized(FilteredCountSerializer, rows)
+
+    assert data == render(FilteredCountSerializer, Book.objects.all())
+    assert count == 1  # the annotations of every row, in one query
+
+
+# -------------------------------------------------------- 6. no row lost to a join
+
+
+class WarehouseSerializer(serializers.ModelSerializer):
+    kind = serializers.CharField(source="get_kind_display")
+
+    class Meta:
+        model = Warehouse
+        fields = ["id", "name", "kind"]
+
+
+class ParcelSerializer(serializers.ModelSerializer):
+    warehouse = WarehouseSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Parcel
+        fields = ["id", "label", "warehouse"]
+
+
+@pytest.fixture
+def parcels(db):
+    kept = Warehouse.objects.create(name="North", kind="depot")
+    for index in range(6):
+        # Every other parcel names a warehouse that does not exist.
+        warehouse_id = kept.pk if index % 2 else kept.pk + 1000
+        Parcel.objects.create(label=f"parcel {index}", warehouse_id=warehouse_id)
+
+
+def test_unconstrained_key_to_a_missing_row_keeps_every_root_row(parcels):
+    plan = plan_for(ParcelSerializer)
+
+    data, count = optimized(ParcelSerializer, Parcel.objects.all())
+
+    assert data == render(ParcelSerializer, Parcel.objects.all())
+    assert len(json.loads(data)) == 6
+    assert [row["warehouse"] for row in json.loads(data)].count(None) == 3
+    assert count == plan.query_count == 2
+    (relation,) = plan.relations
+    assert relation.kind is Kind.PREFETCH_ONE
+
+
+def test_get_field_display_reads_a_column_without_warning():
+    assert plan_for(WarehouseSerializer).warnings == ()
+    assert plan_for(WarehouseSerializer).columns == ("id", "name", "kind")
+
+
+# --------------------------------------------------------------- 7. no silent miss
+
+
+class BookWithCategoryNameSerializer(serializers.ModelSerializer):
+    """Reads a relation in its own to_representation."""
+
+    class Meta:
+        model = Book
+        fields = ["id", "title"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["category"] = instance.category.name
+        return data
+
+
+class HintedBookWithCategoryNameSerializer(BookWithCategoryNameSerializer):
+    @hints(select_related=["category"])
+    def to_representation(self, instance):
+        return super().to_representation(instance)
+
+
+def test_serializer_overriding_to_representation_is_a_warning():
+    assert plan_for(BookWithCategoryNameSerializer).warnings == (
+        "BookWithCategoryNameSerializer: BookWithCategoryNameSerializer overrides "
+        "to_representation, which the planner cannot see into; what it reads beyond the "
+        "declared fields runs once per row. Decorate "
+        "BookWithCategoryNameSerializer.to_representation (or the class) with @hints(...) "
+        "naming what it reads, or bare @hints() if it reads no relation.",
+    )
+
+
+def test_hints_on_a_serializers_to_representation_plan_what_it_reads(world):
+    serializer_class = HintedBookWithCategoryNameSerializer
+
+    data, count = optimized(serializer_class, Book.objects.all())
+
+    assert data == render(serializer_class, Book.objects.all())
+    assert count == plan_for(serializer_class).query_count == 1
+    assert plan_for(serializer_class).warnings == ()
+
+
+class CityWithCountryField(serializers.RelatedField):
+    """Reads a deeper relation of the object it is given."""
+
+    def to_representation(self, value):
+        return f"{value.street} ({value.city.country.name})"
+
+
+@hints(select_related=["city__country"])
+class HintedCityWithCountryField(CityWithCountryField):
+    pass
+
+
+class CityNameField(serializers.Field):
+    """A plain field reading a relation of the object it is given."""
+
+    def to_representation(self, value):
+        return value.city.name
+
+
+class PersonPlaceSerializer(serializers.ModelSerializer):
+    address = CityWithCountryField(read_only=True)
+    home = CityNameField(source="address", read_only=True)
+
+    class Meta:
+        model = Person
+        fields = ["id", "name", "address", "home"]
+
+
+class HintedPersonPlaceSerializer(serializers.ModelSerializer):
+    address = HintedCityWithCountryField(read_only=True)
+
+    class Meta:
+        model = Person
+        fields = ["id", "name", "address"]
+
+
+def test_custom_fields_reading_deeper_relations_are_warnings():
+    assert plan_for(PersonPlaceSerializer).warnings == (
+        "PersonPlaceSerializer.address: CityWithCountryField has its own to_representation, "
+        "which the planner cannot see into; what it reads beyond the declared fields runs "
+        "once per row. Decorate CityWithCountryField.to_representation (or the class) with "
+        "@hints(...) naming what it reads, or bare @hints() if it reads no relation.",
+        "PersonPlaceSerializer.home: CityNameField has its own to_representation, which the "
+        "planner cannot see into; what it reads beyond the declared fields runs once per "
+        "row. Decorate CityNameField.to_representation (or the class) with @hints(...) "
+        "naming what it reads, or bare @hints() if it reads no relation.",
+    )
+
+
+def test_hints_on_a_custom_field_class_plan_what_it_reads(world):
+    queryset = Person.objects.filter(address__isnull=False)
+
+    data, count = optimized(HintedPersonPlaceSerializer, queryset)
+
+    assert data == render(HintedPersonPlaceSerializer, queryset)
+    assert count == plan_for(HintedPersonPlaceSerializer).query_count == 1
+    assert plan_for(HintedPersonPlaceSerializer).select_related == ("address__city__country",)
+
+
+# ------------------------------------------------------ 9. warnings one can act on
+
+
+class ChapterTitleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Chapter
+        fields = ["id", "title"]
+
+
+class BookCountsSerializer(serializers.ModelSerializer):
+    n_chapters = serializers.IntegerField(source="chapters.count", read_only=True)
+    has_reviews = serializers.BooleanField(source="reviews.exists", read_only=True)
+    chapter_list = ChapterTitleSerializer(source="chapters.all", many=True, read_only=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "n_chapters", "has_reviews", "chapter_list"]
+
+
+def test_count_exists_and_all_on_a_to_many_source_are_served_by_its_prefetch(world):
+    plan = plan_for(BookCountsSerializer)
+
+    data, count = optimized(BookCountsSerializer, Book.objects.all())
+
+    assert data == render(BookCountsSerializer, Book.objects.all())
+    assert count == plan.query_count == 3
+    assert plan.warnings == ()
+
+
+class BookChapterIdsSerializer(serializers.ModelSerializer):
+    chapter_ids = serializers.PrimaryKeyRelatedField(
+        source="chapters.all", many=True, read_only=True
+    )
+
+    class Meta:
+        model = Book
+        fields = ["id", "chapter_ids"]
+
+
+def test_related_field_list_on_all_says_what_to_write_instead():
+    assert plan_for(BookChapterIdsSerializer).warnings == (
+        "BookChapterIdsSerializer.chapter_ids: DRF calls .all() again on what "
+        "source='chapters.all' returns, which reads the rows once per row whatever was "
+        "prefetched; write source='chapters'.",
+    )
+
+
+class DisplayMixin(serializers.Serializer):
+    display = serializers.SerializerMethodField()
+
+    def get_display(self, obj):
+        return str(obj)
+
+
+class NestedChapterSerializer(DisplayMixin, serializers.ModelSerializer):
+    class Meta:
+        model = Chapter
+        fields = ["id", "display"]
+
+
+class NestedLabelSerializer(DisplayMixin, serializers.ModelSerializer):
+    class Meta:
+        model = Label
+        fields = ["id", "display"]
+
+
+class BookDisplaySerializer(DisplayMixin, serializers.ModelSerializer):
+    chapters = NestedChapterSerializer(many=True)
+    labels = NestedLabelSerializer(many=True)
+    display_title = serializers.CharField()
+
+    class Meta:
+        model = Book
+        fields = ["id", "display", "chapters", "labels", "display_title"]
+
+
+def test_an_inherited_method_is_one_warning_listing_the_fields_it_affects():
+    assert plan_for(BookDisplaySerializer).warnings == (
+        "BookDisplaySerializer.display, BookDisplaySerializer.chapters.display, "
+        "BookDisplaySerializer.labels.display: method field DisplayMixin.get_display() has no hints; "
+        "decorate it with @hints(...) naming what it reads, or its queries run once per row.",
+        "BookDisplaySerializer.display_title: Book.display_title is a property the planner "
+        "cannot see into; decorate it with @hints(...) naming what it reads.",
+    )
+
+
+def test_prefetch_in_hints_is_kept_through_the_rows_path(world):
+    liked = Prefetch("reviews", queryset=Review.objects.filter(rating__gte=3), to_attr="liked")
+
+    class GoodReviewsSerializer(serializers.ModelSerializer):
+        good = serializers.SerializerMethodField()
+
+        class Meta:
+            model = Book
+            fields = ["id", "good"]
+
+        @hints(prefetch_related=[liked])
+        def get_good(self, book):
+            reviews = getattr(book, "liked", None)
+            if reviews is None:
+                reviews = book.reviews.filter(rating__gte=3)
+            return sorted(review.pk for review in reviews)
+
+    rows = list(Book.objects.all())
+
+    data, count = optimized(GoodReviewsSerializer, rows)
+
+    assert data == render(GoodReviewsSerializer, Book.objects.all())
+    assert count == 1
