@@ -216,9 +216,16 @@ class _Planner:
             self.serializer(field, target, walk)
 
     def many(self, field: Any, draft: Draft, walk: Walk) -> None:
+        cls = type(field)
+        if not _drf_code(cls, "to_representation") and _declared_reader(cls) is None:
+            # A list serializer of its own may not read the relation at all (it may
+            # query something else): loading it would be a query for nothing.
+            self.custom_code(field, draft, walk)
+            return
         target = self.follow(field.source_attrs, draft, walk, _Source(field, nested=True))
         if target is not None:
             target.rows_read = True
+            self.custom_code(field, target, walk)
             self.serializer(field.child, target, walk)
 
     def related(self, field: Any, draft: Draft, walk: Walk) -> None:
@@ -357,12 +364,10 @@ class _Planner:
         model = draft.model
         assert model is not None
         fatal = _fatal_if_missing(source.field)
+        hint = f"relations of {model.__name__}: {relation_names(model)}."
         suggestion = close_names(model, name)
-        hint = (
-            f"did you mean {' or '.join(repr(close) for close in suggestion)}?"
-            if suggestion
-            else f"relations of {model.__name__}: {relation_names(model)}."
-        )
+        if suggestion:
+            hint += f" Did you mean {' or '.join(repr(close) for close in suggestion)}?"
         if fatal:
             message = (
                 f"{walk.where()}: source {name!r} names nothing on {model._meta.label}. "
@@ -372,7 +377,7 @@ class _Planner:
             message = (
                 f"source {name!r} names nothing on {model._meta.label}; the field is left "
                 "unoptimized (DRF renders its default, or leaves it out, where the attribute "
-                f"is missing). If it is a typo, {hint}"
+                f"is missing). If it is a typo, fix the source; {hint}"
             )
         at_root = last and not source.nested and draft.is_root
         if fatal and not at_root:

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from django.db.models import Manager
 from rest_framework.serializers import BaseSerializer
 
-from drf_autoprefetch.planner import plan_for_queryset
+from drf_autoprefetch.planner import plan_for_queryset, serializer_model
 
 __all__ = ["optimize"]
 
@@ -24,8 +24,12 @@ def optimize(
     """``queryset`` optimized for ``serializer_class``: ``plan_for(...).apply(queryset)``.
 
     A Manager gives its ``all()``. An evaluated QuerySet (or a list of instances) keeps
-    the rows it holds: the plan is prefetched onto them, nothing is read again.
+    the rows it holds: the plan is prefetched onto them, nothing is read again. A
+    serializer with no ``Meta.model`` (one that renders something else than the rows)
+    has nothing to plan: ``queryset`` is returned as it is, as the view mixin does.
     """
     target: Any = queryset.all() if isinstance(queryset, Manager) else queryset
+    if serializer_model(serializer_class) is None:
+        return target  # type: ignore[no-any-return]
     optimized: Any = plan_for_queryset(serializer_class, target, context=context).apply(target)
     return optimized  # type: ignore[no-any-return]

@@ -296,8 +296,9 @@ def test_required_root_field_naming_nothing_without_the_annotation_is_a_plan_err
 
     assert str(excinfo.value) == (
         "BookTotalsSerializer.review_total: source 'review_total' names nothing on "
-        "testapp.Book. Fix the field's source; did you mean 'reviews'? (An annotation of "
-        "that name on the queryset the plan is applied to is accepted.)"
+        "testapp.Book. Fix the field's source; relations of Book: authors, category, "
+        "chapters, comments, editor, labels, reviews. Did you mean 'reviews'? (An annotation "
+        "of that name on the queryset the plan is applied to is accepted.)"
     )
     with pytest.raises(PlanError):
         plan_for(serializer_class)
@@ -314,7 +315,9 @@ def test_read_only_root_field_naming_nothing_is_a_warning_and_renders_as_drf_doe
     assert plan_for(serializer_class).warnings == (
         "BookTotalsSerializer.review_total: source 'review_total' names nothing on "
         "testapp.Book; the field is left unoptimized (DRF renders its default, or leaves it "
-        "out, where the attribute is missing). If it is a typo, did you mean 'reviews'?",
+        "out, where the attribute is missing). If it is a typo, fix the source; relations of "
+        "Book: authors, category, chapters, comments, editor, labels, reviews. Did you mean "
+        "'reviews'?",
     )
 
 

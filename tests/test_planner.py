@@ -169,9 +169,9 @@ def test_unhinted_method_field_is_left_alone_and_warned_about(caplog):
 
     assert plan.relations == ()
     message = (
-        "BookUnhintedMethodSerializer.review_count: method field get_review_count() has no "
-        "hints; decorate it with @hints(...) naming what it reads, or its queries run once "
-        "per row."
+        "BookUnhintedMethodSerializer.review_count: method field "
+        "BookUnhintedMethodSerializer.get_review_count() has no hints; decorate it with "
+        "@hints(...) naming what it reads, or its queries run once per row."
     )
     assert plan.warnings == (message,)
     assert caplog.messages == [f"drf_autoprefetch: {message}"]
@@ -193,7 +193,8 @@ def test_on_unplannable_raise_raises_plan_error():
 
     assert str(excinfo.value).startswith(
         "The planner cannot see through these fields (ON_UNPLANNABLE='raise'):\n"
-        "- BookUnhintedMethodSerializer.review_count: method field get_review_count()"
+        "- BookUnhintedMethodSerializer.review_count: method field "
+        "BookUnhintedMethodSerializer.get_review_count()"
     )
 
 
@@ -295,7 +296,8 @@ def test_source_naming_nothing_raises_plan_error_with_field_path():
     assert str(excinfo.value) == (
         "BadSourceSerializer.nickname: source 'nickname' names nothing on testapp.Person. "
         "Fix the field's source; relations of Person: address, books, clubs, comments, "
-        "edited_books, invitations, locker, memberships, passport, restaurants, reviews."
+        "edited_books, invitations, locker, memberships, passport, recipes, restaurants, "
+        "reviews. Did you mean 'name'?"
     )
 
 
@@ -459,6 +461,7 @@ def test_str_and_as_dict_describe_the_same_tree():
                 "only": None,
                 "annotations": [],
                 "queryset_from_hints": True,
+                "plain": False,
                 "relations": [],
             }
         ],

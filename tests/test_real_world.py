@@ -37,9 +37,7 @@ pytestmark = pytest.mark.django_db
 
 
 def render(serializer_class, rows, **kwargs):
-    return json.dumps(
-        serializer_class(rows, many=True, **kwargs).data, sort_keys=True, default=str
-    )
+    return json.dumps(serializer_class(rows, many=True, **kwargs).data, sort_keys=True, default=str)
 
 
 def optimized(serializer_class, queryset, **kwargs):
@@ -82,12 +80,12 @@ def test_nested_read_only_fields_naming_nothing_are_warnings_not_errors(world):
     assert plan.warnings == (
         "BookInRegionSerializer.category.site_count: source 'site_count' names nothing on "
         "testapp.Category; the field is left unoptimized (DRF renders its default, or leaves "
-        "it out, where the attribute is missing). If it is a typo, relations of Category: "
-        "books, children, parent.",
+        "it out, where the attribute is missing). If it is a typo, fix the source; relations of "
+        "Category: books, children, parent.",
         "BookInRegionSerializer.category.book_total: source 'book_total' names nothing on "
         "testapp.Category; the field is left unoptimized (DRF renders its default, or leaves "
-        "it out, where the attribute is missing). If it is a typo, relations of Category: "
-        "books, children, parent.",
+        "it out, where the attribute is missing). If it is a typo, fix the source; relations of "
+        "Category: books, children, parent.",
     )
 
 
@@ -679,8 +677,9 @@ class BookDisplaySerializer(DisplayMixin, serializers.ModelSerializer):
 def test_an_inherited_method_is_one_warning_listing_the_fields_it_affects():
     assert plan_for(BookDisplaySerializer).warnings == (
         "BookDisplaySerializer.display, BookDisplaySerializer.chapters.display, "
-        "BookDisplaySerializer.labels.display: method field DisplayMixin.get_display() has no hints; "
-        "decorate it with @hints(...) naming what it reads, or its queries run once per row.",
+        "BookDisplaySerializer.labels.display: method field DisplayMixin.get_display() has no "
+        "hints; decorate it with @hints(...) naming what it reads, or its queries run once per "
+        "row.",
         "BookDisplaySerializer.display_title: Book.display_title is a property the planner "
         "cannot see into; decorate it with @hints(...) naming what it reads.",
     )
@@ -709,3 +708,74 @@ def test_prefetch_in_hints_is_kept_through_the_rows_path(world):
 
     assert data == render(GoodReviewsSerializer, Book.objects.all())
     assert count == 1
+
+
+# ------------------------------------------------ list serializers and other views
+
+
+class ChapterListReadingElsewhere(serializers.ListSerializer):
+    """Ignores the rows it is given and queries its own (as some applications do)."""
+
+    def to_representation(self, data):
+        book = data.instance
+        return [{"id": chapter.pk} for chapter in Chapter.objects.filter(book=book)]
+
+
+class ChapterIdSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Chapter
+        fields = ["id"]
+        list_serializer_class = ChapterListReadingElsewhere
+
+
+class BookOwnChapterListSerializer(serializers.ModelSerializer):
+    chapters = ChapterIdSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "chapters"]
+
+
+def test_list_serializer_of_its_own_loads_nothing_and_is_a_warning(world):
+    plan = plan_for(BookOwnChapterListSerializer)
+
+    assert plan.relations == ()
+    assert plan.warnings == (
+        "BookOwnChapterListSerializer.chapters: ChapterListReadingElsewhere overrides "
+        "to_representation, which the planner cannot see into; what it reads beyond the "
+        "declared fields runs once per row. Decorate "
+        "ChapterListReadingElsewhere.to_representation (or the class) with @hints(...) naming "
+        "what it reads, or bare @hints() if it reads no relation.",
+    )
+    with CaptureQueriesContext(connection) as naive:
+        expected = render(BookOwnChapterListSerializer, Book.objects.all())
+    data, count = optimized(BookOwnChapterListSerializer, Book.objects.all())
+    assert data == expected
+    assert count == len(naive)
+
+
+class PriceSerializer(serializers.Serializer):
+    """Renders something computed from a row, not the row: no model to plan for."""
+
+    price = serializers.DecimalField(max_digits=6, decimal_places=2)
+
+
+def test_optimize_with_a_serializer_without_a_model_returns_the_queryset_unchanged():
+    queryset = Book.objects.all()
+
+    assert optimize(queryset, PriceSerializer) is queryset
+
+
+class RowList(list):
+    """A list of rows with extra attributes, as some views return from get_queryset()."""
+
+    model = Book
+
+
+def test_optimize_accepts_a_list_subclass_holding_rows(world):
+    rows = RowList(Book.objects.all())
+
+    data, count = optimized(BookInRegionSerializer, rows)
+
+    assert data == render(BookInRegionSerializer, Book.objects.all())
+    assert count == 1  # the categories, onto the rows held

@@ -104,8 +104,8 @@ SHAPES = [
         queries=2,
         joins=0,
     ),
-    # The aggregate makes the root query GROUP BY; Meta.ordering must survive it.
-    Shape("hinted-method-annotate", s.BookHintedAnnotationMethodSerializer, queries=1, joins=1),
+    # The aggregate is a correlated subquery: no join, no GROUP BY of the root query.
+    Shape("hinted-method-annotate", s.BookHintedAnnotationMethodSerializer, queries=1, joins=0),
     # Recursion: children of children.
     Shape("children-of-children-explicit", s.CategoryTwoLevelsSerializer, queries=3, joins=1),
     # One query per level of the tree, plus the one that finds the leaves empty.
