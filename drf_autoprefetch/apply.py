@@ -462,6 +462,14 @@ def _annotating_iterable(annotations: Sequence[tuple[str, Any]]) -> type[Any]:
 # ------------------------------------------------------------------ entry
 
 
+def _holds_parent_rows(queryset: QuerySet[Any], plan: PlanLike) -> bool:
+    """Whether ``queryset`` holds rows of a parent model of the plan's (multi-table
+    inheritance): the view turns them into children later (``.specific``, a lookup of
+    its own), so the plan for the child does not fit; the queryset is left as it is."""
+    model: type[Model] = queryset.model
+    return model is not plan.model and issubclass(plan.model, model)
+
+
 def _check_model(queryset: QuerySet[Any], plan: PlanLike) -> None:
     model: type[Model] = queryset.model
     if model is plan.model or issubclass(model, plan.model):
@@ -488,6 +496,8 @@ def apply_plan(queryset: Any, plan: PlanLike) -> Any:
         prefetch_onto(queryset, plan)
         return queryset
     if not isinstance(queryset, QuerySet):
+        return queryset
+    if _holds_parent_rows(queryset, plan):
         return queryset
     _check_model(queryset, plan)
     if not issubclass(queryset._iterable_class, ModelIterable):  # values(), values_list()

@@ -10,6 +10,8 @@ import functools
 import inspect
 import logging
 import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -149,6 +151,9 @@ class _Planner:
             self.field(field, draft, inner.enter(field.field_name))
 
     def field(self, field: Field[Any, Any, Any, Any], draft: Draft, walk: Walk) -> None:
+        if not _drf_code(type(field), "get_attribute"):
+            self._whole_object(field, draft, walk, "overrides get_attribute, so it")
+            return
         for cls in type(field).__mro__:
             handler = _HANDLERS.get(cls)
             if handler is not None:
@@ -192,14 +197,20 @@ class _Planner:
     def _star_field(self, field: Any, draft: Draft, walk: Walk) -> None:
         if type(field).__module__.startswith("rest_framework."):
             return
-        if _declared_reader(type(field)) is not None:
-            self.custom_code(field, draft, walk)
+        self._whole_object(field, draft, walk, "with source='*'")
+
+    def _whole_object(self, field: Any, draft: Draft, walk: Walk, why: str) -> None:
+        """A field handed the whole object (``source='*'``, or its own ``get_attribute``):
+        what its hints declare, else a warning; its ``source`` is not followed."""
+        declared = _declared_reader(type(field))
+        if declared is not None:
+            self.hints(declared, draft, walk, f"{type(field).__name__}.to_representation")
             return
         self.warn(
             walk,
-            f"{type(field).__name__} with source='*' receives the whole object and the "
-            "planner cannot see what it reads; it is left unoptimized. Decorate its "
-            "to_representation (or the class) with @hints(...) naming what it reads.",
+            f"{type(field).__name__} {why} receives the whole object and the planner cannot "
+            "see what it reads; it is left unoptimized. Decorate its to_representation (or "
+            "the class) with @hints(...) naming what it reads.",
         )
 
     def nested(self, field: Any, draft: Draft, walk: Walk) -> None:
@@ -597,10 +608,14 @@ def _signature(serializer: Any, stack: tuple[type, ...] = ()) -> tuple[Any, ...]
     return (cls, tuple(items))
 
 
+#: How many plans of serializers whose fields depend on their context are kept.
+DYNAMIC_CACHE_SIZE = 512
+
 _lock = threading.RLock()
-_static: dict[type, Plan] = {}
-_dynamic: dict[tuple[Any, ...], Plan] = {}
-_dynamic_classes: set[type] = set()
+# Weak keys: serializer classes made per request (``type(...)``) are not kept alive.
+_static: weakref.WeakKeyDictionary[type, Plan] = weakref.WeakKeyDictionary()
+_dynamic: OrderedDict[tuple[Any, ...], Plan] = OrderedDict()
+_dynamic_classes: weakref.WeakSet[type] = weakref.WeakSet()
 #: How many plans were built (not served from cache), for tests and diagnostics.
 build_count = 0
 
@@ -688,6 +703,8 @@ def _plan_uncached(serializer_class: type, context: Mapping[str, Any] | None) ->
         if dynamic:
             _dynamic_classes.add(serializer_class)
             _dynamic[key or _signature(serializer)] = plan
+            while len(_dynamic) > DYNAMIC_CACHE_SIZE:
+                _dynamic.popitem(last=False)  # the oldest selection
         else:
             _static[serializer_class] = plan
     _report(plan)

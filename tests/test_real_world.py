@@ -376,7 +376,7 @@ class BookReviewCountSerializer(serializers.ModelSerializer):
 
 
 def test_hinted_count_beside_the_views_own_aggregate_changes_neither(world):
-    queryset = Book.objects.annotate(n_chapters=Count("chapters"))
+    queryset = Book.objects.annotate(n_chapters=Count("chapters")).order_by("title", "id")
 
     data, count = optimized(BookReviewCountSerializer, queryset)
 
@@ -779,3 +779,61 @@ def test_optimize_accepts_a_list_subclass_holding_rows(world):
 
     assert data == render(BookInRegionSerializer, Book.objects.all())
     assert count == 1  # the categories, onto the rows held
+
+
+class TypeField(serializers.Field):
+    """Like wagtail's: hands itself the whole object, whatever its source says."""
+
+    def get_attribute(self, instance):
+        return instance
+
+    def to_representation(self, obj):
+        return obj._meta.label
+
+
+class BookTypeSerializer(serializers.ModelSerializer):
+    type = TypeField(read_only=True)
+    kind = TypeField(read_only=True, source="no_such_name")
+
+    class Meta:
+        model = Book
+        fields = ["id", "type", "kind"]
+
+
+def test_field_with_its_own_get_attribute_is_not_followed_by_its_source(world):
+    plan = plan_for(BookTypeSerializer)
+
+    data, count = optimized(BookTypeSerializer, Book.objects.all())
+
+    assert data == render(BookTypeSerializer, Book.objects.all())
+    assert count == 1
+    assert plan.warnings == (
+        "BookTypeSerializer.type, BookTypeSerializer.kind: TypeField overrides get_attribute, "
+        "so it receives the whole object and the planner cannot see what it reads; it is "
+        "left unoptimized. Decorate its to_representation (or the class) with "
+        "@hints(...) naming what it reads.",
+    )
+
+
+def test_parent_rows_with_a_child_serializer_are_left_as_they_are(world):
+    from tests.testapp.models import Place
+    from tests.testapp.serializers import RestaurantSerializer
+
+    queryset = Place.objects.all()
+
+    assert optimize(queryset, RestaurantSerializer) is queryset
+
+
+def test_plans_of_classes_made_per_request_are_not_kept():
+    import gc
+
+    from drf_autoprefetch import planner
+
+    before = len(planner._static)
+    for index in range(20):
+        made = type(f"Made{index}", (LabelNameSerializer,), {"Meta": LabelNameSerializer.Meta})
+        plan_for(made)
+    del made
+    gc.collect()
+
+    assert len(planner._static) <= before + 1

@@ -295,19 +295,30 @@ def _render(serializer_class, rows, context) -> Any:
     return json.loads(JSONRenderer().render(data))
 
 
+#: The querysets users hand over, as they come: the plan must merge into each.
+VARIANTS = {
+    "as is": lambda queryset: queryset,
+    "select_related()": lambda queryset: queryset.select_related(),
+    "only('pk')": lambda queryset: queryset.only("pk"),
+    "rows in hand": list,
+}
+
+
 def _differences(context: dict[str, Any]) -> list[str]:
     found = []
     for serializer_class in SERIALIZERS:
         queryset = serializer_class.Meta.model._default_manager.all()
         unoptimized = _render(serializer_class, list(queryset), context)
-        optimized = _render(
-            serializer_class, optimize(queryset, serializer_class, context=context), context
-        )
-        if optimized != unoptimized:
-            found.append(
-                f"{serializer_class.__name__}:\n  optimized   {optimized!r}\n"
-                f"  unoptimized {unoptimized!r}"
+        for variant, make in VARIANTS.items():
+            given_rows = make(queryset.all())
+            optimized = _render(
+                serializer_class, optimize(given_rows, serializer_class, context=context), context
             )
+            if optimized != unoptimized:
+                found.append(
+                    f"{serializer_class.__name__} ({variant}):\n  optimized   {optimized!r}\n"
+                    f"  unoptimized {unoptimized!r}"
+                )
     return found
 
 
