@@ -120,7 +120,7 @@ def _no_registered_serializers(monkeypatch):
 def error_e001():
     return checks.Error(
         "ChapterBadSourceSerializer.book_title: source 'bok' names nothing on testapp.Chapter. "
-        "Fix the field's source; relations of Chapter: book.",
+        "Fix the field's source; relations of Chapter: book. Did you mean 'book' or 'book_id'?",
         hint=E001_HINT,
         obj=ChapterBadSourceSerializer,
         id="drf_autoprefetch.E001",
@@ -129,8 +129,9 @@ def error_e001():
 
 def warning_w001():
     return checks.Warning(
-        "ChapterUnhintedSerializer.book_title: method field get_book_title() has no hints; "
-        "decorate it with @hints(...) naming what it reads, or its queries run once per row.",
+        "ChapterUnhintedSerializer.book_title: method field "
+        "ChapterUnhintedSerializer.get_book_title() has no hints; decorate it with @hints(...) "
+        "naming what it reads, or its queries run once per row.",
         hint=W001_HINT,
         obj=ChapterUnhintedSerializer,
         id="drf_autoprefetch.W001",
@@ -233,8 +234,9 @@ def test_serializer_only_the_urlconf_imports_is_checked(monkeypatch):
     serializer = import_string(urls_only.SERIALIZER)
     assert messages == [
         checks.Warning(
-            "ChapterTitleSerializer.book_title: method field get_book_title() has no hints; "
-            "decorate it with @hints(...) naming what it reads, or its queries run once per row.",
+            "ChapterTitleSerializer.book_title: method field "
+            "ChapterTitleSerializer.get_book_title() has no hints; decorate it with @hints(...) "
+            "naming what it reads, or its queries run once per row.",
             hint=W001_HINT,
             obj=serializer,
             id="drf_autoprefetch.W001",

@@ -32,12 +32,13 @@ EXPECTED = (
 UNHINTED = f"{__name__}.ChapterUnhintedSerializer"
 BAD_SOURCE = f"{__name__}.ChapterBadSourceSerializer"
 UNHINTED_WARNING = (
-    "ChapterUnhintedSerializer.book_title: method field get_book_title() has no hints; "
-    "decorate it with @hints(...) naming what it reads, or its queries run once per row."
+    "ChapterUnhintedSerializer.book_title: method field "
+    "ChapterUnhintedSerializer.get_book_title() has no hints; decorate it with @hints(...) "
+    "naming what it reads, or its queries run once per row."
 )
 BAD_SOURCE_ERROR = (
     "ChapterBadSourceSerializer.book_title: source 'bok' names nothing on testapp.Chapter. "
-    "Fix the field's source; relations of Chapter: book."
+    "Fix the field's source; relations of Chapter: book. Did you mean 'book' or 'book_id'?"
 )
 
 
@@ -139,8 +140,9 @@ def test_no_target_lists_a_serializer_only_the_urlconf_imports(monkeypatch):
     assert run() == (
         f"{urls_only.SERIALIZER} (1 query)\n"
         "  testapp.Chapter\n"
-        "    ! ChapterTitleSerializer.book_title: method field get_book_title() has no hints; "
-        "decorate it with @hints(...) naming what it reads, or its queries run once per row.\n"
+        "    ! ChapterTitleSerializer.book_title: method field "
+        "ChapterTitleSerializer.get_book_title() has no hints; decorate it with @hints(...) "
+        "naming what it reads, or its queries run once per row.\n"
     )
 
 

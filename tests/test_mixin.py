@@ -14,7 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 
-from drf_autoprefetch import AutoPrefetchMixin, PlanError, plan_for
+from drf_autoprefetch import AutoPrefetchMixin, plan_for
 from tests import mixin_order
 from tests.testapp import serializers as shapes
 from tests.testapp.models import Book, Review
@@ -436,20 +436,21 @@ def test_get_queryset_overrides_calling_super_apply_the_plan_once_at_the_end(
     assert sorted(row["review_total"] for row in response.data) == [1, 3]
 
 
-def test_plan_without_the_queryset_rejects_a_root_field_naming_nothing():
+def test_plan_without_the_queryset_leaves_a_read_only_root_field_naming_nothing_unoptimized():
     class View(AutoPrefetchMixin, viewsets.ModelViewSet):
         queryset = Book.objects.annotate(review_total=Count("reviews"))
         serializer_class = BookReviewTotalSerializer
 
-    with pytest.raises(PlanError) as excinfo:
-        view_for(View, "list").get_prefetch_plan()
+    plan = view_for(View, "list").get_prefetch_plan()
 
-    assert str(excinfo.value) == (
+    assert plan.warnings == (
         "BookReviewTotalSerializer.review_total: source 'review_total' names nothing on "
-        "testapp.Book. Fix the field's source; relations of Book: authors, category, "
-        "chapters, comments, editor, labels, reviews. (An annotation of that name on the "
-        "queryset the plan is applied to is accepted.)"
+        "testapp.Book; the field is left unoptimized (DRF renders its default, or leaves it "
+        "out, where the attribute is missing). If it is a typo, fix the source; relations of "
+        "Book: authors, category, chapters, comments, editor, labels, reviews. Did you mean "
+        "'reviews'?",
     )
+    assert plan == plan_for(BookReviewTotalSerializer)
 
 
 # --- writes ---------------------------------------------------------------------------
