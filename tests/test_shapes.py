@@ -20,6 +20,7 @@ from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 
 from drf_autoprefetch import optimize, plan_for
+from tests import test_real_world as rw
 from tests.factories import CATEGORY_TREE_HEIGHT, DELETED
 from tests.testapp import serializers as s
 from tests.testapp.models import Book, Category
@@ -140,6 +141,13 @@ SHAPES = [
     Shape("inheritance-child-relations", s.RestaurantSerializer, queries=2, joins=7),
     Shape("inheritance-parent-to-child", s.PlaceSerializer, queries=1, joins=3),
     Shape("inheritance-reverse-fk-to-parent", s.CityPlacesSerializer, queries=2, joins=0),
+    # Shapes of real applications (tests/test_real_world.py has the data-specific ones).
+    Shape("nested-read-only-missing-names", rw.BookInRegionSerializer, queries=1, joins=1),
+    Shape("pk-list-rendering-objects", rw.BookLabelsAsObjectsSerializer, queries=2, joins=0),
+    Shape("hinted-count-below-many-to-many", rw.BookLabelCountsSerializer, queries=2, joins=0),
+    Shape("count-exists-all-sources", rw.BookCountsSerializer, queries=3, joins=0),
+    Shape("hinted-to-representation", rw.HintedBookWithCategoryNameSerializer, queries=1, joins=1),
+    Shape("hinted-custom-field-class", rw.HintedPersonPlaceSerializer, queries=1, joins=3),
 ]
 
 
