@@ -25,16 +25,15 @@ from rest_framework.serializers import BaseSerializer
 from drf_autoprefetch import conf
 from drf_autoprefetch.drafts import Draft, Walk, Warnings, freeze_all
 from drf_autoprefetch.exceptions import PlanError
+from drf_autoprefetch.hinted import apply_hints
 from drf_autoprefetch.hinting import Hints, get_hints
 from drf_autoprefetch.modelinfo import (
-    Attr,
     close_names,
     display_column,
     model_attrs,
     relation_names,
 )
 from drf_autoprefetch.plan import Missing, Plan
-from drf_autoprefetch.tree import Kind
 
 __all__ = [
     "build_plan",
@@ -169,7 +168,7 @@ class _Planner:
         declared = _declared_reader(cls)
         owner = f"{cls.__name__}.to_representation"
         if declared is not None and target.model is not None:
-            self.hints(declared, target, walk, owner)
+            apply_hints(declared, target, walk, owner)
             return
         if declared is not None:
             return
@@ -204,7 +203,7 @@ class _Planner:
         what its hints declare, else a warning; its ``source`` is not followed."""
         declared = _declared_reader(type(field))
         if declared is not None:
-            self.hints(declared, draft, walk, f"{type(field).__name__}.to_representation")
+            apply_hints(declared, draft, walk, f"{type(field).__name__}.to_representation")
             return
         self.warn(
             walk,
@@ -268,7 +267,7 @@ class _Planner:
         if isinstance(field, StringRelatedField) and target.model is not None:
             declared = get_hints(inspect.getattr_static(target.model, "__str__"))
             if declared is not None:
-                self.hints(declared, target, walk, f"{target.model.__name__}.__str__")
+                apply_hints(declared, target, walk, f"{target.model.__name__}.__str__")
         self.custom_code(field, target, walk)
 
     def method(self, field: Any, draft: Draft, walk: Walk) -> None:
@@ -283,7 +282,7 @@ class _Planner:
                 "what it reads, or its queries run once per row.",
             )
             return
-        self.hints(declared, draft, walk, owner)
+        apply_hints(declared, draft, walk, owner)
 
     # ---------------------------------------------------------------- sources
 
@@ -353,7 +352,7 @@ class _Planner:
                 "it with @hints(...) naming what it reads.",
             )
             return None
-        self.hints(declared, draft, walk, owner)
+        apply_hints(declared, draft, walk, owner)
         if name in draft.children:
             return draft.children[name]
         if source.nested:
@@ -410,118 +409,6 @@ class _Planner:
             else replace(missing, message=self.warnings.text_of(missing.message))
             for missing in self.unresolved
         ]
-
-    # ------------------------------------------------------------------ hints
-
-    def hints(self, declared: Hints, draft: Draft, walk: Walk, owner: str) -> None:
-        for path in declared.select_related:
-            self.hinted_path(path, draft, walk, owner)
-        for item in declared.prefetch_related:
-            if isinstance(item, str):
-                self.hinted_path(item, draft, walk, owner)
-            else:
-                self.hinted_prefetch(item, draft, walk, owner)
-        draft.rows_read = True
-        draft.annotations.update(declared.annotate)
-
-    def _relation_of(self, draft: Draft, name: str, walk: Walk, owner: str, path: str) -> Attr:
-        model = draft.model
-        attr = model_attrs(model).get(name) if model is not None else None
-        if attr is None or attr.kind is None:
-            label = model._meta.label if model is not None else "a generic relation"
-            raise PlanError(
-                f"{walk.where()}: hint {path!r} on {owner}: {name!r} is not a relation of "
-                f"{label}. Relations of {label}: "
-                f"{relation_names(model) if model is not None else '(unknown)'}."
-            )
-        return attr
-
-    def hinted_path(self, path: str, draft: Draft, walk: Walk, owner: str) -> None:
-        current = draft
-        for name in path.split("__"):
-            current = current.relation(name, self._relation_of(current, name, walk, owner, path))
-            current.rows_read = True
-
-    def hinted_prefetch(self, prefetch: Any, draft: Draft, walk: Walk, owner: str) -> None:
-        through = getattr(prefetch, "prefetch_through", None)
-        if not isinstance(through, str):
-            raise PlanError(
-                f"{walk.where()}: hints on {owner} take lookup strings and Prefetch objects "
-                f"in prefetch_related, not {prefetch!r}."
-            )
-        *head, last = through.split("__")
-        current = draft
-        for name in head:
-            current = current.relation(name, self._relation_of(current, name, walk, owner, through))
-            current.rows_read = True
-        attr = self._relation_of(current, last, walk, owner, through)
-        self._check_prefetch(prefetch, current, attr, walk, owner)
-        target = current.relation(prefetch.to_attr or last, attr, lookup=last)
-        target.rows_read = True
-        if attr.kind is Kind.GENERIC:  # GenericPrefetch: one queryset per content type
-            self._fill(target, tuple(prefetch.querysets), prefetch, walk, owner)
-        elif prefetch.queryset is not None:
-            self._fill(target, prefetch.queryset, prefetch, walk, owner)
-
-    def _fill(self, target: Draft, queryset: Any, prefetch: Any, walk: Walk, owner: str) -> None:
-        """Give ``target`` the queryset of a hinted ``Prefetch``; two different ones clash."""
-        if target.queryset is not None and not _same_rows(target.queryset, queryset):
-            raise PlanError(
-                f"{walk.where()}: Prefetch({prefetch.prefetch_through!r}) in the hints of "
-                f"{owner} fills {target.attr!r} with another queryset than the hints of "
-                f"{target.queryset_owner} do; give one of the two Prefetch objects another "
-                "to_attr."
-            )
-        target.queryset = queryset
-        target.queryset_owner = owner
-
-    def _check_prefetch(
-        self, prefetch: Any, draft: Draft, attr: Attr, walk: Walk, owner: str
-    ) -> None:
-        where = f"{walk.where()}: Prefetch({prefetch.prefetch_through!r}) in the hints of {owner}"
-        if attr.kind is Kind.GENERIC and hasattr(prefetch, "querysets"):
-            return
-        if attr.kind is not Kind.PREFETCH:
-            raise PlanError(
-                f"{where} names a single-valued relation; use select_related="
-                f"[{prefetch.prefetch_through!r}] instead."
-            )
-        to_attr = prefetch.to_attr
-        if to_attr and draft.model is not None and to_attr in model_attrs(draft.model):
-            raise PlanError(
-                f"{where} sets to_attr={to_attr!r}, which is a field of "
-                f"{draft.model._meta.label}; choose another name."
-            )
-        queryset = prefetch.queryset
-        if queryset is not None and attr.model is not None and queryset.model is not attr.model:
-            raise PlanError(
-                f"{where} has a queryset of {queryset.model._meta.label}, but the relation "
-                f"holds {attr.model._meta.label}."
-            )
-
-
-def _same_rows(left: Any, right: Any) -> bool:
-    """Whether two querysets from hints (or tuples of them) select the same rows.
-
-    Compared without SQL, so planning never needs a database connection.
-    """
-    if isinstance(left, tuple) or isinstance(right, tuple):
-        return (
-            isinstance(left, tuple)
-            and isinstance(right, tuple)
-            and len(left) == len(right)
-            and all(map(_same_rows, left, right))
-        )
-    if left is right:
-        return True
-    mine, theirs = left.query, right.query
-    return bool(
-        left.model is right.model
-        and mine.where == theirs.where
-        and mine.order_by == theirs.order_by
-        and mine.distinct == theirs.distinct
-        and (mine.low_mark, mine.high_mark) == (theirs.low_mark, theirs.high_mark)
-    )
 
 
 def _member_kind(member: object) -> str:
