@@ -13,11 +13,12 @@ import pytest
 from django.db import connection
 from django.db.models import Count, Prefetch, Q
 from django.test.utils import CaptureQueriesContext
-from rest_framework import serializers
+from rest_framework import serializers, viewsets
+from rest_framework.test import APIRequestFactory
 from taggit.models import Tag
 from taggit.serializers import TagListSerializerField
 
-from drf_autoprefetch import PlanError, hints, optimize, plan_for
+from drf_autoprefetch import AutoPrefetchMixin, PlanError, auto_prefetch, hints, optimize, plan_for
 from drf_autoprefetch.checks import check_serializer
 from drf_autoprefetch.tree import Kind
 from tests.testapp.models import (
@@ -837,3 +838,49 @@ def test_plans_of_classes_made_per_request_are_not_kept():
     gc.collect()
 
     assert len(planner._static) <= before + 1
+
+
+# ------------------------------------------- rows in hand, through views and decorator
+
+
+class TicketViewSet(viewsets.ReadOnlyModelViewSet):
+    """Like django-helpdesk's: reads the rows and sets a value on each."""
+
+    serializer_class = TicketSerializer
+
+    def get_queryset(self):
+        return _rows_with_labels()
+
+
+def _list(viewset):
+    view = viewset.as_view({"get": "list"})
+    with CaptureQueriesContext(connection) as captured:
+        response = view(APIRequestFactory().get("/tickets/"))
+    assert response.status_code == 200, response.data
+    return json.dumps(response.data, sort_keys=True, default=str), len(captured)
+
+
+def test_view_holding_its_rows_keeps_them_through_the_mixin(world):
+    optimized_view = type("OptimizedTickets", (AutoPrefetchMixin, TicketViewSet), {})
+    expected, naive_count = _list(TicketViewSet)
+
+    data, count = _list(optimized_view)
+
+    assert data == expected
+    assert count == 3  # the rows (read by the view), reviews, categories
+    assert naive_count > count
+
+
+def test_decorated_serializer_leaves_rows_in_hand_as_they_are(world):
+    # A required field reading what the view sets: a start-up error unless not validated.
+    decorated = auto_prefetch(validate=False)(
+        type("DecoratedTicketSerializer", (TicketSerializer,), {"Meta": TicketSerializer.Meta})
+    )
+    rows = _rows_with_labels()
+    expected = render(TicketSerializer, _rows_with_labels())
+
+    with CaptureQueriesContext(connection) as captured:
+        data = render(decorated, rows)
+
+    assert data == expected
+    assert all("testapp_book" not in query["sql"].split("FROM")[1][:20] for query in captured)
