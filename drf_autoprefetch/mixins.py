@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,11 @@ from drf_autoprefetch.planner import plan_for, plan_for_queryset, serializer_mod
 __all__ = ["AutoPrefetchMixin", "applies_plan"]
 
 GetQueryset = Callable[..., Any]
+
+logger = logging.getLogger(__name__)
+
+#: Holds the serializer class while the outermost ``get_queryset()`` applies its plan.
+_SERIALIZER = "_autoprefetch_serializer_class"
 
 #: Marks a ``get_queryset`` that applies the plan to what it returns.
 _PLANNED = "_autoprefetch_planned"
@@ -98,14 +104,14 @@ class AutoPrefetchMixin:
         annotations it has. Without it, every root field must name something on the model.
         """
         view: Any = self
-        serializer_class = view.get_serializer_class()
+        serializer_class = vars(self).get(_SERIALIZER) or view.get_serializer_class()
         context = view.get_serializer_context()
         if queryset is None:
             return plan_for(serializer_class, context=context)
         return plan_for_queryset(serializer_class, queryset, context=context)
 
-    def optimize_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        """``queryset`` with this view's plan applied."""
+    def optimize_queryset(self, queryset: Any) -> Any:
+        """``queryset`` with this view's plan applied (rows already read: onto them)."""
         plan = self.get_prefetch_plan(queryset)
         try:
             return plan.apply(queryset)
@@ -116,15 +122,36 @@ class AutoPrefetchMixin:
 
     def _optimized(self, queryset: Any) -> Any:
         """What ``get_queryset()`` returns: ``queryset`` optimized, when it can be."""
-        if not self.autoprefetch or not isinstance(queryset, QuerySet) or self._renders_no_rows():
+        if not self.autoprefetch or not isinstance(queryset, (QuerySet, list)):
             return queryset
-        view: Any = self
-        if serializer_model(view.get_serializer_class()) is None:
+        if self._renders_no_rows():
+            return queryset
+        serializer_class = self._serializer_class()
+        if serializer_class is None or serializer_model(serializer_class) is None:
             return queryset  # e.g. an action whose serializer only reads input
-        queryset = self.optimize_queryset(queryset)
+        vars(self)[_SERIALIZER] = serializer_class  # asked once per get_queryset()
+        try:
+            queryset = self.optimize_queryset(queryset)
+        finally:
+            del vars(self)[_SERIALIZER]
         if self.get_autoprefetch_strict():
             queryset = strict.fetch_strictly(queryset)
         return queryset
+
+    def _serializer_class(self) -> type[Any] | None:
+        """``get_serializer_class()``, or ``None`` where it cannot answer here.
+
+        Some views choose the serializer from the object the request names and call
+        ``get_object()`` for it (wagtail's pages API), which an action that never
+        serializes one cannot give: the queryset is then left as it is.
+        """
+        view: Any = self
+        try:
+            found: type[Any] = view.get_serializer_class()
+        except Exception as exc:
+            logger.debug("%s: no serializer class to plan for: %r", type(self).__name__, exc)
+            return None
+        return found
 
     def _renders_no_rows(self) -> bool:
         """Whether this request renders nothing: the ``destroy`` action, or a ``DELETE``

@@ -14,6 +14,8 @@ from django.db import connection
 from django.db.models import Count, Prefetch, Q
 from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 from taggit.models import Tag
 from taggit.serializers import TagListSerializerField
@@ -884,3 +886,42 @@ def test_decorated_serializer_leaves_rows_in_hand_as_they_are(world):
 
     assert data == expected
     assert all("testapp_book" not in query["sql"].split("FROM")[1][:20] for query in captured)
+
+
+class ObjectChosenSerializerViewSet(viewsets.ReadOnlyModelViewSet):
+    """Like wagtail's pages API: the serializer depends on the object the URL names."""
+
+    queryset = Book.objects.all()
+
+    def get_serializer_class(self):
+        if self.action == "list":
+            return BookInRegionSerializer
+        self.get_object()  # needs the URL's pk
+        return BookInRegionSerializer
+
+    @action(detail=False)
+    def find(self, request):
+        return Response({"count": self.get_queryset().count()})
+
+
+def test_view_whose_serializer_needs_the_object_serves_other_actions_unoptimized(world):
+    view = type("Optimized", (AutoPrefetchMixin, ObjectChosenSerializerViewSet), {})
+    find = view.as_view({"get": "find"}, **view.find.kwargs)
+
+    response = find(APIRequestFactory().get("/books/find/"))
+
+    assert response.status_code == 200
+    assert response.data == {"count": Book.objects.count()}
+
+
+def test_mixin_asks_for_the_serializer_class_once_per_get_queryset(world, monkeypatch):
+    view = type("Optimized", (AutoPrefetchMixin, TicketViewSet), {})
+    calls = []
+    original = view.get_serializer_class
+    monkeypatch.setattr(
+        view, "get_serializer_class", lambda self: calls.append(1) or original(self)
+    )
+
+    _list(view)
+
+    assert len(calls) == 2  # the plan's, then the one rendering the page
