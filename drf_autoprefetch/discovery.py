@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeAlias, TypeGuard
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.module_loading import import_string
 from rest_framework.generics import GenericAPIView
@@ -311,4 +312,9 @@ def describe_failure(exc: Exception) -> str:
     """
     if isinstance(exc, PlanError):
         return str(exc)
+    if isinstance(exc, DatabaseError):
+        return (
+            "could not be planned: building it queried the database, which failed "
+            f"({type(exc).__name__}: {exc}); run the checks once the database is migrated"
+        )
     return f"could not be planned without a request: {type(exc).__name__}: {exc}"

@@ -925,3 +925,34 @@ def test_mixin_asks_for_the_serializer_class_once_per_get_queryset(world, monkey
     _list(view)
 
     assert len(calls) == 2  # the plan's, then the one rendering the page
+
+
+class CustomFieldsSerializer(serializers.ModelSerializer):
+    """Like django-helpdesk's: fields built from rows of the database in ``__init__``."""
+
+    class Meta:
+        model = Book
+        fields = ["id"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for label in Label.objects.all():
+            self.fields[f"custom_{label.pk}"] = serializers.CharField(required=False)
+
+
+def test_check_of_a_serializer_querying_an_unready_database_says_so(monkeypatch):
+    from django.db import OperationalError
+
+    def failing(*args, **kwargs):
+        raise OperationalError("no such table: testapp_label")
+
+    monkeypatch.setattr(Label.objects, "all", failing)
+
+    (warning,) = check_serializer(CustomFieldsSerializer)
+
+    assert warning.id == "drf_autoprefetch.W002"
+    assert warning.msg == (
+        "tests.test_real_world.CustomFieldsSerializer could not be planned: building it "
+        "queried the database, which failed (OperationalError: no such table: "
+        "testapp_label); run the checks once the database is migrated"
+    )
