@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import django
+from django.core.exceptions import FieldDoesNotExist
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Manager, Model, Prefetch, QuerySet, prefetch_related_objects
 from django.db.models.lookups import In
@@ -105,9 +106,10 @@ def _split_under_all(
 
 def _followed(model: type[Model], relation: Relation, depth: int) -> bool:
     """Whether ``select_related()`` with no argument joins ``relation`` of ``model``."""
-    field: Any = model._meta.get_field(relation.lookup)
+    field: Any = _field(model, relation.lookup)
     return bool(
-        depth <= _FOLLOW_ALL_DEPTH
+        field is not None
+        and depth <= _FOLLOW_ALL_DEPTH
         and field.concrete
         and field.is_relation
         and (field.many_to_one or field.one_to_one)
@@ -199,9 +201,9 @@ def _needed(
     """Field names and ``select_related`` paths (with every prefix) that must load."""
     needed = set(columns)
     for relation in relations:
-        if relation.kind is Kind.PREFETCH:
+        field: Any = None if relation.kind is Kind.PREFETCH else _field(model, relation.lookup)
+        if field is None:
             continue
-        field: Any = model._meta.get_field(relation.lookup)
         if relation.kind is Kind.GENERIC:
             needed.update((field.ct_field, field.fk_field))
         elif field.concrete:
@@ -210,6 +212,14 @@ def _needed(
         parts = path.split("__")
         needed.update("__".join(parts[: index + 1]) for index in range(len(parts)))
     return needed
+
+
+def _field(model: type[Model], name: str) -> Any:
+    """The field ``name`` of ``model``, or ``None`` (an accessor Django names otherwise)."""
+    try:
+        return model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
 
 
 def _only_additions(names: frozenset[str], needed: set[str]) -> set[str]:
@@ -408,6 +418,40 @@ def prefetch_onto(rows: Sequence[Model], plan: PlanLike, using: str | None = Non
         prefetch_related_objects(rows, *lookups)
 
 
+def _onto_evaluated(queryset: QuerySet[Any], plan: PlanLike, *, now: bool) -> QuerySet[Any]:
+    """An evaluated ``queryset``, kept with its rows, given the plan as prefetch lookups.
+
+    The lookups are added to the queryset itself, so a copy of it (``filter()``, as
+    ``get_object()`` makes) reads its rows with the plan. ``now`` prefetches them onto the
+    rows held at once (a page of them is sliced from the list, which Django does without
+    running pending prefetches); otherwise they run when the rows are next read whole.
+    """
+    held = [row for row in queryset._result_cache or () if isinstance(row, plan.model)]
+    if now:
+        annotate_rows(held, plan.annotation_items, queryset.db)
+    lookups = _row_lookups(_root_specs(plan.relations))
+    existing: tuple[Lookup, ...] = tuple(queryset._prefetch_related_lookups)  # type: ignore[attr-defined]
+    added = _new_lookups(existing, lookups)
+    if not added:
+        return queryset
+    if now and held:
+        prefetch_related_objects(held, *added)
+    queryset._prefetch_related_lookups = (*existing, *added)  # type: ignore[attr-defined]
+    queryset._prefetch_done = now  # type: ignore[attr-defined]
+    return queryset
+
+
+def _new_lookups(existing: Sequence[Lookup], lookups: Sequence[Lookup]) -> list[Lookup]:
+    """``lookups`` whose place ``existing`` does not already prefetch (Django refuses one
+    place prefetched twice with two querysets)."""
+    taken = {_prefetch_to(lookup) for lookup in existing}
+    return [lookup for lookup in lookups if _prefetch_to(lookup) not in taken]
+
+
+def _prefetch_to(lookup: Lookup) -> str:
+    return lookup if isinstance(lookup, str) else lookup.prefetch_to
+
+
 #: How many primary keys one query for the annotations of rows in hand filters on.
 _ROWS_PER_QUERY = 500
 
@@ -442,7 +486,7 @@ def _combined(queryset: QuerySet[Any], plan: PlanLike) -> QuerySet[Any]:
     """
     clone: QuerySet[Any] = queryset._chain()  # type: ignore[attr-defined]
     existing = tuple(clone._prefetch_related_lookups)  # type: ignore[attr-defined]
-    lookups = _row_lookups(_root_specs(plan.relations))
+    lookups = _new_lookups(existing, _row_lookups(_root_specs(plan.relations)))
     clone._prefetch_related_lookups = (*existing, *lookups)  # type: ignore[attr-defined]
     if plan.annotation_items and clone._iterable_class is ModelIterable:
         clone._iterable_class = _annotating_iterable(plan.annotation_items)
@@ -483,12 +527,17 @@ def _check_model(queryset: QuerySet[Any], plan: PlanLike) -> None:
     )
 
 
-def apply_plan(queryset: Any, plan: PlanLike) -> Any:
+def apply_plan(queryset: Any, plan: PlanLike, *, onto_rows: bool = True) -> Any:
     """``queryset`` with ``plan`` merged into what it already has.
 
     Never reads rows again: an evaluated QuerySet or a list of instances gets the plan
     prefetched onto the rows it holds and is returned as it is. Applying the same plan
     twice equals applying it once. What is neither (a ``RawQuerySet``) is returned as it is.
+
+    ``onto_rows=False`` leaves the rows of an evaluated QuerySet until it is next read
+    whole, for a view that will filter it down to one row (a detail view's
+    ``get_object()``): the copy it filters gets the plan, and no held row is loaded for
+    nothing.
     """
     if isinstance(queryset, Manager):
         queryset = queryset.all()
@@ -503,8 +552,7 @@ def apply_plan(queryset: Any, plan: PlanLike) -> Any:
     if not issubclass(queryset._iterable_class, ModelIterable):  # values(), values_list()
         return queryset
     if queryset._result_cache is not None:
-        prefetch_onto(queryset._result_cache, plan, queryset.db)
-        return queryset
+        return _onto_evaluated(queryset, plan, now=onto_rows)
     if queryset.query.combinator:
         return _combined(queryset, plan)
     _check_own_prefetches(queryset)

@@ -13,6 +13,7 @@ from rest_framework.mixins import DestroyModelMixin
 from rest_framework.serializers import BaseSerializer, Serializer
 
 from drf_autoprefetch import strict
+from drf_autoprefetch.apply import apply_plan
 from drf_autoprefetch.conf import settings
 from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.plan import Plan
@@ -114,7 +115,7 @@ class AutoPrefetchMixin:
         """``queryset`` with this view's plan applied (rows already read: onto them)."""
         plan = self.get_prefetch_plan(queryset)
         try:
-            return plan.apply(queryset)
+            return apply_plan(queryset, plan, onto_rows=not self._names_one_row())
         except PlanError as exc:  # the queryset does not fit the plan: say whose
             view: Any = self
             serializer = view.get_serializer_class().__name__
@@ -152,6 +153,13 @@ class AutoPrefetchMixin:
             logger.debug("%s: no serializer class to plan for: %r", type(self).__name__, exc)
             return None
         return found
+
+    def _names_one_row(self) -> bool:
+        """Whether the URL names one row (a detail view): ``get_object()`` filters the
+        queryset down to it, so rows the view already read get no plan of their own."""
+        view: Any = self
+        lookup = getattr(view, "lookup_url_kwarg", None) or getattr(view, "lookup_field", "pk")
+        return lookup in (getattr(view, "kwargs", None) or {})
 
     def _renders_no_rows(self) -> bool:
         """Whether this request renders nothing: the ``destroy`` action, or a ``DELETE``

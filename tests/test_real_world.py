@@ -845,10 +845,19 @@ def test_plans_of_classes_made_per_request_are_not_kept():
 # ------------------------------------------- rows in hand, through views and decorator
 
 
+class OptionalTicketSerializer(TicketSerializer):
+    """As django-helpdesk declares the values its view sets: not required."""
+
+    priority_label = serializers.CharField(required=False)
+
+    class Meta(TicketSerializer.Meta):
+        pass
+
+
 class TicketViewSet(viewsets.ReadOnlyModelViewSet):
     """Like django-helpdesk's: reads the rows and sets a value on each."""
 
-    serializer_class = TicketSerializer
+    serializer_class = OptionalTicketSerializer
 
     def get_queryset(self):
         return _rows_with_labels()
@@ -956,3 +965,36 @@ def test_check_of_a_serializer_querying_an_unready_database_says_so(monkeypatch)
         "queried the database, which failed (OperationalError: no such table: "
         "testapp_label); run the checks once the database is migrated"
     )
+
+
+def _retrieve(viewset, pk):
+    view = viewset.as_view({"get": "retrieve"})
+    with CaptureQueriesContext(connection) as captured:
+        response = view(APIRequestFactory().get(f"/tickets/{pk}/"), pk=pk)
+    assert response.status_code == 200, response.data
+    return json.dumps(response.data, sort_keys=True, default=str), len(captured)
+
+
+def test_detail_view_holding_its_rows_plans_the_one_row_it_renders(world):
+    optimized_view = type("OptimizedTickets", (AutoPrefetchMixin, TicketViewSet), {})
+    pk = Book.objects.first().pk
+    expected, naive_count = _retrieve(TicketViewSet, pk)
+
+    data, count = _retrieve(optimized_view, pk)
+
+    assert data == expected
+    # The rows the view reads, the one row get_object() reads, its reviews and category:
+    # nothing is loaded for the other rows the view held.
+    assert count == 4
+    assert count <= naive_count
+
+
+def test_applying_a_plan_twice_to_rows_in_hand_equals_applying_it_once(world):
+    rows = _rows_with_labels()
+
+    optimize(optimize(rows, TicketSerializer), TicketSerializer)
+
+    with CaptureQueriesContext(connection) as captured:
+        data = render(TicketSerializer, rows)
+    assert data == render(TicketSerializer, _rows_with_labels())
+    assert len(captured) == 0
