@@ -70,9 +70,12 @@ def _parts(model: type[Model], expression: Any) -> tuple[type[Model], str, str, 
     related, back = relation
     condition = expression.filter
     if condition is not None:
-        condition = _below(condition, first)
-        if condition is None:
+        # Django 6 wraps the Q object (``AggregateFilter(condition)``).
+        wrapped = getattr(condition, "condition", None)
+        below = _below(condition if wrapped is None else wrapped, first)
+        if below is None:
             return None
+        condition = below if wrapped is None else type(condition)(below)
     return related, back, rest or "pk", condition
 
 
@@ -98,9 +101,11 @@ def _to_many(model: type[Model], name: str) -> tuple[type[Model], str] | None:
     return None  # a custom relation field (e.g. django-taggit's manager)
 
 
-def _below(condition: Q, prefix: str) -> Q | None:
+def _below(condition: Any, prefix: str) -> Q | None:
     """``condition`` with every lookup rooted below ``prefix``, or ``None`` if it reads
     anything else (another relation, or an expression of the outer row)."""
+    if not isinstance(condition, Q):
+        return None
     children: list[Any] = []
     child: Any
     for child in condition.children:

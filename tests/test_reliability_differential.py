@@ -29,6 +29,7 @@ from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 
 from drf_autoprefetch import optimize
+from tests.test_real_world import select_every_foreign_key
 from tests.testapp import serializers as testapp_serializers
 from tests.testapp.models import (
     Address,
@@ -298,7 +299,7 @@ def _render(serializer_class, rows, context) -> Any:
 #: The querysets users hand over, as they come: the plan must merge into each.
 VARIANTS = {
     "as is": lambda queryset: queryset,
-    "select_related()": lambda queryset: queryset.select_related(),
+    "select_related()": select_every_foreign_key,
     "only('pk')": lambda queryset: queryset.only("pk"),
     "rows in hand": list,
 }
