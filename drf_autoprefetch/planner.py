@@ -68,8 +68,33 @@ def _defining_class(cls: type, name: str) -> str:
     """The name of the class in ``cls``'s MRO that defines ``name``."""
     for klass in cls.__mro__:
         if name in vars(klass):
-            return klass.__name__
-    return cls.__name__
+            return _class_name(klass)
+    return _class_name(cls)
+
+
+def _class_name(cls: type) -> str:
+    """A class's name, with its module where DRF has a class of that name."""
+    if hasattr(serializers, cls.__name__) and not cls.__module__.startswith("rest_framework."):
+        return f"{cls.__module__}.{cls.__qualname__}"
+    return cls.__qualname__
+
+
+def _custom_code_warning(field: Any, owner: str) -> str:
+    """What to say of a field or serializer whose ``to_representation`` is its own."""
+    name = _class_name(type(field))
+    decorate = f"Decorate {owner} (or the class) with @hints(...) naming what it reads"
+    if isinstance(field, serializers.ListSerializer):
+        return (
+            f"{name} overrides to_representation, which the planner cannot see into; the "
+            f"relation is left to it, not loaded for it. {decorate}, or bare @hints() if it "
+            "renders the rows it is given."
+        )
+    what = "overrides" if isinstance(field, BaseSerializer) else "has its own"
+    return (
+        f"{name} {what} to_representation, which the planner cannot see into; what it "
+        f"reads beyond the declared fields runs once per row. {decorate}, or bare @hints() "
+        "if it reads no relation."
+    )
 
 
 def _declared_reader(cls: type) -> Hints | None:
@@ -78,7 +103,11 @@ def _declared_reader(cls: type) -> Hints | None:
         known = _KNOWN_READERS.get(f"{klass.__module__}.{klass.__qualname__}")
         if known is not None and not _overrides_below(cls, klass):
             return known
-    return get_hints(getattr(cls, "to_representation", None)) or get_hints(cls)
+    return (
+        get_hints(getattr(cls, "to_representation", None))
+        or get_hints(getattr(cls, "get_attribute", None))
+        or get_hints(cls)
+    )
 
 
 def _overrides_below(cls: type, base: type) -> bool:
@@ -166,23 +195,13 @@ class _Planner:
         if _drf_code(cls, "to_representation"):
             return
         declared = _declared_reader(cls)
-        owner = f"{cls.__name__}.to_representation"
+        owner = f"{_defining_class(cls, 'to_representation')}.to_representation"
         if declared is not None and target.model is not None:
             apply_hints(declared, target, walk, owner)
             return
         if declared is not None:
             return
-        what = (
-            "overrides to_representation"
-            if isinstance(field, BaseSerializer)
-            else ("has its own to_representation")
-        )
-        self.warn(
-            walk,
-            f"{cls.__name__} {what}, which the planner cannot see into; what it reads "
-            f"beyond the declared fields runs once per row. Decorate {owner} (or the class) "
-            "with @hints(...) naming what it reads, or bare @hints() if it reads no relation.",
-        )
+        self.warn(walk, _custom_code_warning(field, owner))
 
     def plain(self, field: Any, draft: Draft, walk: Walk) -> None:
         if not field.source_attrs:
@@ -207,9 +226,10 @@ class _Planner:
             return
         self.warn(
             walk,
-            f"{type(field).__name__} {why} receives the whole object and the planner cannot "
-            "see what it reads; it is left unoptimized. Decorate its to_representation (or "
-            "the class) with @hints(...) naming what it reads.",
+            f"{_class_name(type(field))} {why} receives the whole object and the planner "
+            "cannot see what it reads; it is left unoptimized. Decorate its "
+            "to_representation or get_attribute (or the class) with @hints(...) naming what "
+            "it reads.",
         )
 
     def nested(self, field: Any, draft: Draft, walk: Walk) -> None:

@@ -753,10 +753,10 @@ def test_list_serializer_of_its_own_loads_nothing_and_is_a_warning(world):
     assert plan.relations == ()
     assert plan.warnings == (
         "BookOwnChapterListSerializer.chapters: ChapterListReadingElsewhere overrides "
-        "to_representation, which the planner cannot see into; what it reads beyond the "
-        "declared fields runs once per row. Decorate "
-        "ChapterListReadingElsewhere.to_representation (or the class) with @hints(...) naming "
-        "what it reads, or bare @hints() if it reads no relation.",
+        "to_representation, which the planner cannot see into; the relation is left to it, "
+        "not loaded for it. Decorate ChapterListReadingElsewhere.to_representation (or the "
+        "class) with @hints(...) naming what it reads, or bare @hints() if it renders the "
+        "rows it is given.",
     )
     with CaptureQueriesContext(connection) as naive:
         expected = render(BookOwnChapterListSerializer, Book.objects.all())
@@ -821,8 +821,8 @@ def test_field_with_its_own_get_attribute_is_not_followed_by_its_source(world):
     assert plan.warnings == (
         "BookTypeSerializer.type, BookTypeSerializer.kind: TypeField overrides get_attribute, "
         "so it receives the whole object and the planner cannot see what it reads; it is "
-        "left unoptimized. Decorate its to_representation (or the class) with "
-        "@hints(...) naming what it reads.",
+        "left unoptimized. Decorate its to_representation or get_attribute (or the class) "
+        "with @hints(...) naming what it reads.",
     )
 
 
@@ -1006,3 +1006,38 @@ def test_applying_a_plan_twice_to_rows_in_hand_equals_applying_it_once(world):
         data = render(TicketSerializer, rows)
     assert data == render(TicketSerializer, _rows_with_labels())
     assert len(captured) == 0
+
+
+class RelatedField(serializers.RelatedField):
+    """Named like DRF's own class, as some applications name theirs."""
+
+    def to_representation(self, value):
+        return value.name
+
+
+class BaseRenderingSerializer(serializers.ModelSerializer):
+    def to_representation(self, instance):
+        return super().to_representation(instance)
+
+
+class CategoryRenderingSerializer(BaseRenderingSerializer):
+    books = RelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = Category
+        fields = ["id", "books"]
+
+
+def test_warnings_name_the_class_defining_the_code_and_qualify_drf_names():
+    assert plan_for(CategoryRenderingSerializer).warnings == (
+        "CategoryRenderingSerializer: CategoryRenderingSerializer overrides "
+        "to_representation, which the planner cannot see into; what it reads beyond the "
+        "declared fields runs once per row. Decorate "
+        "BaseRenderingSerializer.to_representation (or the class) with @hints(...) naming "
+        "what it reads, or bare @hints() if it reads no relation.",
+        "CategoryRenderingSerializer.books: tests.test_real_world.RelatedField has its own "
+        "to_representation, which the planner cannot see into; what it reads beyond the "
+        "declared fields runs once per row. Decorate "
+        "tests.test_real_world.RelatedField.to_representation (or the class) with "
+        "@hints(...) naming what it reads, or bare @hints() if it reads no relation.",
+    )
