@@ -588,8 +588,7 @@ def check_unresolved(plan: Plan, provided: Container[str]) -> Plan:
 
 
 def _plan_uncached(serializer_class: type, context: Mapping[str, Any] | None) -> Plan:
-    if not (isinstance(serializer_class, type) and issubclass(serializer_class, Field)):
-        raise TypeError(f"plan_for() takes a serializer class, not {serializer_class!r}.")
+    _check_plannable(serializer_class)
     factory: Any = serializer_class
     serializer: Any = factory(context=dict(context or {}))
     key = None
@@ -605,7 +604,7 @@ def _plan_uncached(serializer_class: type, context: Mapping[str, Any] | None) ->
         cached = _static.get(serializer_class) or (_dynamic.get(key) if key else None)
         if cached is not None:
             return cached
-        plan, dynamic = build_plan(serializer)
+        plan, dynamic = _build_checked(serializer)
         build_count += 1
         if dynamic:
             _dynamic_classes.add(serializer_class)
@@ -616,6 +615,30 @@ def _plan_uncached(serializer_class: type, context: Mapping[str, Any] | None) ->
             _static[serializer_class] = plan
     _report(plan)
     return plan
+
+
+def _check_plannable(serializer_class: type) -> None:
+    if not (isinstance(serializer_class, type) and issubclass(serializer_class, Field)):
+        raise TypeError(f"plan_for() takes a serializer class, not {serializer_class!r}.")
+    if issubclass(serializer_class, serializers.ListSerializer):
+        raise PlanError(
+            f"{serializer_class.__name__} is a list serializer; plan the serializer of one "
+            "row instead (plan_for(BookSerializer) serves BookSerializer(many=True))."
+        )
+
+
+def _build_checked(serializer: Any) -> tuple[Plan, bool]:
+    """:func:`build_plan`, DRF's own refusal to build the fields a ``PlanError``."""
+    try:
+        return build_plan(serializer)
+    except AssertionError as exc:  # DRF's checks of a serializer's declaration
+        detail: Any = exc.args[0] if exc.args else exc
+        while isinstance(detail, tuple) and len(detail) == 1:
+            detail = detail[0]  # DRF words some of its assertions as a tuple
+        raise PlanError(
+            f"{type(serializer).__name__} cannot be planned: DRF refuses to build its "
+            f"fields: {detail}"
+        ) from exc
 
 
 def _report(plan: Plan) -> None:

@@ -1041,3 +1041,24 @@ def test_warnings_name_the_class_defining_the_code_and_qualify_drf_names():
         "tests.test_real_world.RelatedField.to_representation (or the class) with "
         "@hints(...) naming what it reads, or bare @hints() if it reads no relation.",
     )
+
+
+class AbstractBookSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Book
+
+
+def test_plan_for_a_list_serializer_or_an_unbuildable_one_is_a_plan_error():
+    with pytest.raises(PlanError) as listed:
+        plan_for(ChapterListReadingElsewhere)
+    with pytest.raises(PlanError) as abstract:
+        plan_for(AbstractBookSerializer)
+
+    assert str(listed.value) == (
+        "ChapterListReadingElsewhere is a list serializer; plan the serializer of one row "
+        "instead (plan_for(BookSerializer) serves BookSerializer(many=True))."
+    )
+    assert str(abstract.value).startswith(
+        "AbstractBookSerializer cannot be planned: DRF refuses to build its fields: Creating "
+        "a ModelSerializer without either the 'fields' attribute or the 'exclude' attribute"
+    )
