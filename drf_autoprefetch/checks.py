@@ -8,6 +8,7 @@ these alone). Ids are documented in ``docs/checks.md``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.apps import AppConfig
@@ -25,7 +26,9 @@ from drf_autoprefetch.discovery import (
     provided_names,
     unique_serializers,
 )
+from drf_autoprefetch.drafts import warning_text
 from drf_autoprefetch.exceptions import PlanError
+from drf_autoprefetch.plan import Plan
 
 __all__ = ["check_plans", "check_serializer", "check_views"]
 
@@ -56,10 +59,32 @@ def check_plans(
     provided: dict[SerializerClass, set[str]] = {}
     for target in targets:
         provided.setdefault(target.serializer, set()).update(provided_names(target))
-    messages = check_views(targets)
+    messages: list[checks.CheckMessage | _Cause] = [*check_views(targets)]
+    causes: dict[str, _Cause] = {}
     for serializer in unique_serializers(targets):
-        messages.extend(check_serializer(serializer, provided[serializer]))
-    return messages
+        found, plan = _check_one(serializer, provided[serializer])
+        messages.extend(found)
+        for message, paths in plan.causes if plan is not None else ():
+            if message not in causes:  # reported where it is first met
+                causes[message] = _Cause(message, serializer)
+                messages.append(causes[message])
+            causes[message].add(paths)
+    return [item.warning() if isinstance(item, _Cause) else item for item in messages]
+
+
+@dataclass
+class _Cause:
+    """One cause of warnings, with every field it affects in every serializer checked."""
+
+    message: str
+    first: SerializerClass
+    paths: list[str] = field(default_factory=list)
+
+    def add(self, paths: Iterable[str]) -> None:
+        self.paths.extend(path for path in paths if path not in self.paths)
+
+    def warning(self) -> checks.CheckMessage:
+        return _unplannable(warning_text(self.paths, self.message), self.first)
 
 
 def check_views(targets: Iterable[Target]) -> list[checks.CheckMessage]:
@@ -82,18 +107,30 @@ def check_serializer(
 
     ``provided``: names the views' querysets annotate, which root fields may read.
     """
+    found, plan = _check_one(serializer, provided)
+    if plan is None:
+        return found
+    return [_unplannable(warning, serializer) for warning in plan.warnings]
+
+
+def _check_one(
+    serializer: SerializerClass, provided: Iterable[str]
+) -> tuple[list[checks.CheckMessage], Plan | None]:
+    """The errors of one serializer, and its plan when its warnings are to be reported."""
     path = dotted_path(serializer)
     try:
         plan = plan_unenforced(serializer, provided)
     except PlanError as exc:
         hint = E001_HINT.format(path=path)
-        return [checks.Error(str(exc), hint=hint, obj=serializer, id=f"{TAG}.E001")]
+        return [checks.Error(str(exc), hint=hint, obj=serializer, id=f"{TAG}.E001")], None
     except Exception as exc:
         message = f"{path} {describe_failure(exc)}"
-        return [checks.Warning(message, hint=W002_HINT, obj=serializer, id=f"{TAG}.W002")]
+        warning = checks.Warning(message, hint=W002_HINT, obj=serializer, id=f"{TAG}.W002")
+        return [warning], None
     if conf.settings.ON_UNPLANNABLE == "ignore":
-        return []
-    return [
-        checks.Warning(warning, hint=W001_HINT, obj=serializer, id=f"{TAG}.W001")
-        for warning in plan.warnings
-    ]
+        return [], None
+    return [], plan
+
+
+def _unplannable(text: str, serializer: SerializerClass) -> checks.CheckMessage:
+    return checks.Warning(text, hint=W001_HINT, obj=serializer, id=f"{TAG}.W001")

@@ -6,6 +6,7 @@ turns the drafts into the immutable :class:`~drf_autoprefetch.tree.Relation` tre
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,10 +16,12 @@ from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.modelinfo import Attr
 from drf_autoprefetch.tree import Kind, Relation
 
-__all__ = ["Draft", "Walk", "Warnings", "freeze_all"]
+__all__ = ["Draft", "Walk", "Warnings", "freeze_all", "warning_text"]
 
 #: How many field paths a grouped warning names before it says "and N more".
 _SHOWN_PATHS = 3
+#: How many serializers a grouped warning names.
+_SHOWN_SERIALIZERS = 5
 
 
 @dataclass(frozen=True)
@@ -50,15 +53,31 @@ class Warnings:
     def texts(self) -> tuple[str, ...]:
         return tuple(_text(paths, message) for message, paths in self.paths.items())
 
+    def causes(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        return tuple((message, tuple(paths)) for message, paths in self.paths.items())
+
     def text_of(self, message: str) -> str:
         return _text(self.paths[message], message)
 
 
-def _text(paths: list[str], message: str) -> str:
+def warning_text(paths: Sequence[str], message: str) -> str:
+    """A warning as plans and checks word it: the field paths, then the message."""
+    return _text(paths, message)
+
+
+def _text(paths: Sequence[str], message: str) -> str:
     shown = ", ".join(paths[:_SHOWN_PATHS])
     if len(paths) > _SHOWN_PATHS:
-        shown += f" and {len(paths) - _SHOWN_PATHS} more"
+        roots = list(dict.fromkeys(path.split(".", 1)[0] for path in paths))
+        shown += f" and {len(paths) - _SHOWN_PATHS} more (in {_listed(roots)})"
     return f"{shown}: {message}"
+
+
+def _listed(names: list[str]) -> str:
+    if len(names) <= _SHOWN_SERIALIZERS:
+        return ", ".join(names)
+    rest = len(names) - _SHOWN_SERIALIZERS
+    return f"{', '.join(names[:_SHOWN_SERIALIZERS])} and {rest} other serializers"
 
 
 class Draft:

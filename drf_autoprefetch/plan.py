@@ -54,6 +54,8 @@ class Plan:
     unresolved: tuple[Missing, ...] = ()
     #: Root columns the serializer's fields read (kept loaded under ``only()``/``defer()``).
     columns: tuple[str, ...] = field(default=(), compare=False)
+    #: The warnings by cause: each message with the field paths it affects.
+    causes: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), compare=False)
 
     @property
     def select_related(self) -> tuple[str, ...]:
@@ -103,6 +105,7 @@ class Plan:
             only=only,
             unresolved=union(self.unresolved, other.unresolved),
             columns=union(self.columns, other.columns),
+            causes=union(self.causes, other.causes),
         )
 
     def provided(self, names: Container[str]) -> Plan:
@@ -111,9 +114,11 @@ class Plan:
         if not found:
             return self
         drop = {missing.message for missing in found}
+        kept = [index for index, warning in enumerate(self.warnings) if warning not in drop]
         return replace(
             self,
-            warnings=tuple(warning for warning in self.warnings if warning not in drop),
+            warnings=tuple(self.warnings[index] for index in kept),
+            causes=tuple(self.causes[index] for index in kept if index < len(self.causes)),
             unresolved=tuple(missing for missing in self.unresolved if missing not in found),
         )
 

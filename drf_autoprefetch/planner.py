@@ -492,6 +492,7 @@ def build_plan(serializer: serializers.BaseSerializer[Any]) -> tuple[Plan, bool]
         relations=relations,
         annotation_items=tuple(sorted(root.annotations.items())),
         warnings=planner.warnings.texts(),
+        causes=planner.warnings.causes(),
         unresolved=tuple(planner.resolved_missing()),
         columns=tuple(dict.fromkeys(planner.columns)),
     )

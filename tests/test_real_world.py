@@ -13,6 +13,7 @@ import warnings
 import pytest
 from django.db import connection
 from django.db.models import Count, Prefetch, Q
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
@@ -1062,3 +1063,20 @@ def test_plan_for_a_list_serializer_or_an_unbuildable_one_is_a_plan_error():
         "AbstractBookSerializer cannot be planned: DRF refuses to build its fields: Creating "
         "a ModelSerializer without either the 'fields' attribute or the 'exclude' attribute"
     )
+
+
+@override_settings(ROOT_URLCONF="tests.shared_cause_urls")
+def test_check_lists_an_inherited_method_once_with_every_serializer_it_affects():
+    from drf_autoprefetch.checks import check_plans
+
+    warnings_found = [message.msg for message in check_plans() if message.id.endswith("W001")]
+
+    assert warnings_found == [
+        "BookDisplaySerializer.display, BookDisplaySerializer.chapters.display, "
+        "BookDisplaySerializer.labels.display and 1 more (in BookDisplaySerializer, "
+        "NestedChapterSerializer): method field "
+        "DisplayMixin.get_display() has no hints; decorate it with @hints(...) naming what "
+        "it reads, or its queries run once per row.",
+        "BookDisplaySerializer.display_title: Book.display_title is a property the planner "
+        "cannot see into; decorate it with @hints(...) naming what it reads.",
+    ]
