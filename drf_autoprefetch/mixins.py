@@ -17,7 +17,12 @@ from drf_autoprefetch.apply import apply_plan
 from drf_autoprefetch.conf import settings
 from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.plan import Plan
-from drf_autoprefetch.planner import plan_for, plan_for_queryset, serializer_model
+from drf_autoprefetch.planner import (
+    has_static_plan,
+    plan_for,
+    plan_for_queryset,
+    serializer_model,
+)
 
 __all__ = ["AutoPrefetchMixin", "applies_plan"]
 
@@ -30,6 +35,8 @@ _SERIALIZER = "_autoprefetch_serializer_class"
 
 #: Marks a ``get_queryset`` that applies the plan to what it returns.
 _PLANNED = "_autoprefetch_planned"
+#: Marks a ``get_serializer_class`` during which ``get_queryset()`` applies no plan.
+_GUARDED = "_autoprefetch_guarded"
 
 
 def applies_plan(get_queryset: object) -> bool:
@@ -58,6 +65,28 @@ def _planned(get_queryset: GetQueryset) -> GetQueryset:
 
     setattr(planned, _PLANNED, True)
     return planned
+
+
+def _unplanned_inside(get_serializer_class: GetQueryset) -> GetQueryset:
+    """``get_serializer_class`` during which ``get_queryset()`` applies no plan.
+
+    Some views read their queryset to choose a serializer (wagtail's pages API reads the
+    object the URL names); planning that queryset would ask for the serializer class
+    again, and plan rows that are not rendered.
+    """
+
+    @functools.wraps(get_serializer_class)
+    def unplanned(self: AutoPrefetchMixin, *args: Any, **kwargs: Any) -> Any:
+        if self._autoprefetch_busy:
+            return get_serializer_class(self, *args, **kwargs)
+        self._autoprefetch_busy = True
+        try:
+            return get_serializer_class(self, *args, **kwargs)
+        finally:
+            del self._autoprefetch_busy
+
+    setattr(unplanned, _GUARDED, True)
+    return unplanned
 
 
 class AutoPrefetchMixin:
@@ -92,11 +121,19 @@ class AutoPrefetchMixin:
         own = cls.__dict__.get("get_queryset")
         if inspect.isfunction(own) and not getattr(own, _PLANNED, False):
             cls.get_queryset = _planned(own)  # type: ignore[method-assign]
+        chooser = cls.__dict__.get("get_serializer_class")
+        if inspect.isfunction(chooser) and not getattr(chooser, _GUARDED, False):
+            cls.get_serializer_class = _unplanned_inside(chooser)  # type: ignore[method-assign]
 
     @_planned
     def get_queryset(self) -> QuerySet[Any]:
         queryset: QuerySet[Any] = super().get_queryset()  # type: ignore[misc]
         return queryset
+
+    @_unplanned_inside
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
+        found: type[BaseSerializer[Any]] = super().get_serializer_class()  # type: ignore[misc]
+        return found
 
     def get_prefetch_plan(self, queryset: QuerySet[Any] | None = None) -> Plan:
         """The plan for this request's serializer class, with its context.
@@ -106,7 +143,8 @@ class AutoPrefetchMixin:
         """
         view: Any = self
         serializer_class = vars(self).get(_SERIALIZER) or view.get_serializer_class()
-        context = view.get_serializer_context()
+        # The context builds a serializer to plan; a plan cached for the class needs none.
+        context = None if has_static_plan(serializer_class) else view.get_serializer_context()
         if queryset is None:
             return plan_for(serializer_class, context=context)
         return plan_for_queryset(serializer_class, queryset, context=context)

@@ -541,6 +541,11 @@ def plan_for(
     return _cached_plan(serializer_class, context, provided=())
 
 
+def has_static_plan(serializer_class: type) -> bool:
+    """Whether the plan of ``serializer_class`` is cached and needs no context."""
+    return serializer_class in _static
+
+
 def plan_for_queryset(
     serializer_class: type[serializers.BaseSerializer[Any]],
     queryset: Any,

@@ -1080,3 +1080,26 @@ def test_check_lists_an_inherited_method_once_with_every_serializer_it_affects()
         "BookDisplaySerializer.display_title: Book.display_title is a property the planner "
         "cannot see into; decorate it with @hints(...) naming what it reads.",
     ]
+
+
+class QueryingChooserViewSet(viewsets.ReadOnlyModelViewSet):
+    """Reads its queryset to choose a serializer (wagtail checks view restrictions)."""
+
+    queryset = Book.objects.all()
+
+    def get_serializer_class(self):
+        self.get_queryset().exists()
+        return BookInRegionSerializer
+
+
+def test_queryset_read_to_choose_the_serializer_is_not_planned(world):
+    optimized_view = type("OptimizedChooser", (AutoPrefetchMixin, QueryingChooserViewSet), {})
+    expected, naive_count = _list(QueryingChooserViewSet)
+
+    data, count = _list(optimized_view)
+
+    assert data == expected
+    # Plain: one EXISTS, the books, a category per book. Optimized: the books joined to
+    # their categories and two EXISTS (the plan asks the view for its serializer class
+    # once); the queryset read to choose the serializer is never planned itself.
+    assert (naive_count, count) == (6, 3)
