@@ -299,7 +299,7 @@ class _Planner:
             self.warn(
                 walk,
                 f"method field {owner}() has no hints; decorate it with @hints(...) naming "
-                "what it reads, or its queries run once per row.",
+                "what it reads, or the queries it runs, if any, run once per row.",
             )
             return
         apply_hints(declared, draft, walk, owner)
@@ -394,20 +394,23 @@ class _Planner:
         model = draft.model
         assert model is not None
         fatal = _fatal_if_missing(source.field)
-        hint = f"relations of {model.__name__}: {relation_names(model)}."
         suggestion = close_names(model, name)
-        if suggestion:
-            hint += f" Did you mean {' or '.join(repr(close) for close in suggestion)}?"
+        guess = (
+            f" Did you mean {' or '.join(repr(close) for close in suggestion)}?"
+            if suggestion
+            else ""
+        )
         if fatal:
             message = (
                 f"{walk.where()}: source {name!r} names nothing on {model._meta.label}. "
-                f"Fix the field's source; {hint}"
+                f"Fix the field's source; relations of {model.__name__}: "
+                f"{relation_names(model)}.{guess}"
             )
         else:
             message = (
                 f"source {name!r} names nothing on {model._meta.label}; the field is left "
                 "unoptimized (DRF renders its default, or leaves it out, where the attribute "
-                f"is missing). If it is a typo, fix the source; {hint}"
+                f"is missing). If it is a typo, fix the source.{guess}"
             )
         at_root = last and not source.nested and draft.is_root
         if fatal and not at_root:

@@ -131,7 +131,7 @@ def warning_w001():
     return checks.Warning(
         "ChapterUnhintedSerializer.book_title: method field "
         "ChapterUnhintedSerializer.get_book_title() has no hints; decorate it with @hints(...) "
-        "naming what it reads, or its queries run once per row.",
+        "naming what it reads, or the queries it runs, if any, run once per row.",
         hint=W001_HINT,
         obj=ChapterUnhintedSerializer,
         id="drf_autoprefetch.W001",
@@ -236,7 +236,7 @@ def test_serializer_only_the_urlconf_imports_is_checked(monkeypatch):
         checks.Warning(
             "ChapterTitleSerializer.book_title: method field "
             "ChapterTitleSerializer.get_book_title() has no hints; decorate it with @hints(...) "
-            "naming what it reads, or its queries run once per row.",
+            "naming what it reads, or the queries it runs, if any, run once per row.",
             hint=W001_HINT,
             obj=serializer,
             id="drf_autoprefetch.W001",

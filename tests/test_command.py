@@ -34,7 +34,7 @@ BAD_SOURCE = f"{__name__}.ChapterBadSourceSerializer"
 UNHINTED_WARNING = (
     "ChapterUnhintedSerializer.book_title: method field "
     "ChapterUnhintedSerializer.get_book_title() has no hints; decorate it with @hints(...) "
-    "naming what it reads, or its queries run once per row."
+    "naming what it reads, or the queries it runs, if any, run once per row."
 )
 BAD_SOURCE_ERROR = (
     "ChapterBadSourceSerializer.book_title: source 'bok' names nothing on testapp.Chapter. "
@@ -142,7 +142,7 @@ def test_no_target_lists_a_serializer_only_the_urlconf_imports(monkeypatch):
         "  testapp.Chapter\n"
         "    ! ChapterTitleSerializer.book_title: method field "
         "ChapterTitleSerializer.get_book_title() has no hints; decorate it with @hints(...) "
-        "naming what it reads, or its queries run once per row.\n"
+        "naming what it reads, or the queries it runs, if any, run once per row.\n"
     )
 
 

@@ -171,7 +171,7 @@ def test_unhinted_method_field_is_left_alone_and_warned_about(caplog):
     message = (
         "BookUnhintedMethodSerializer.review_count: method field "
         "BookUnhintedMethodSerializer.get_review_count() has no hints; decorate it with "
-        "@hints(...) naming what it reads, or its queries run once per row."
+        "@hints(...) naming what it reads, or the queries it runs, if any, run once per row."
     )
     assert plan.warnings == (message,)
     assert caplog.messages == [f"drf_autoprefetch: {message}"]

@@ -85,12 +85,10 @@ def test_nested_read_only_fields_naming_nothing_are_warnings_not_errors(world):
     assert plan.warnings == (
         "BookInRegionSerializer.category.site_count: source 'site_count' names nothing on "
         "testapp.Category; the field is left unoptimized (DRF renders its default, or leaves "
-        "it out, where the attribute is missing). If it is a typo, fix the source; relations of "
-        "Category: books, children, parent.",
+        "it out, where the attribute is missing). If it is a typo, fix the source.",
         "BookInRegionSerializer.category.book_total: source 'book_total' names nothing on "
         "testapp.Category; the field is left unoptimized (DRF renders its default, or leaves "
-        "it out, where the attribute is missing). If it is a typo, fix the source; relations of "
-        "Category: books, children, parent.",
+        "it out, where the attribute is missing). If it is a typo, fix the source.",
     )
 
 
@@ -690,8 +688,8 @@ def test_an_inherited_method_is_one_warning_listing_the_fields_it_affects():
     assert plan_for(BookDisplaySerializer).warnings == (
         "BookDisplaySerializer.display, BookDisplaySerializer.chapters.display, "
         "BookDisplaySerializer.labels.display: method field DisplayMixin.get_display() has no "
-        "hints; decorate it with @hints(...) naming what it reads, or its queries run once per "
-        "row.",
+        "hints; decorate it with @hints(...) naming what it reads, or the queries it runs, if "
+        "any, run once per row.",
         "BookDisplaySerializer.display_title: Book.display_title is a property the planner "
         "cannot see into; decorate it with @hints(...) naming what it reads.",
     )
@@ -1076,7 +1074,7 @@ def test_check_lists_an_inherited_method_once_with_every_serializer_it_affects()
         "BookDisplaySerializer.labels.display and 1 more (in BookDisplaySerializer, "
         "NestedChapterSerializer): method field "
         "DisplayMixin.get_display() has no hints; decorate it with @hints(...) naming what "
-        "it reads, or its queries run once per row.",
+        "it reads, or the queries it runs, if any, run once per row.",
         "BookDisplaySerializer.display_title: Book.display_title is a property the planner "
         "cannot see into; decorate it with @hints(...) naming what it reads.",
     ]
