@@ -310,7 +310,8 @@ def _differences(context: dict[str, Any], variant: str) -> list[str]:
     make = VARIANTS[variant]
     for serializer_class in SERIALIZERS:
         queryset = serializer_class.Meta.model._default_manager.all()
-        unoptimized = _render(serializer_class, list(queryset), context)
+        # The same variant unoptimized: select_related() may order ties another way.
+        unoptimized = _render(serializer_class, list(make(queryset.all())), context)
         given_rows = make(queryset.all())
         optimized = _render(
             serializer_class, optimize(given_rows, serializer_class, context=context), context
