@@ -18,6 +18,7 @@ SETTING_NAME = "DRF_AUTOPREFETCH"
 DEFAULTS: dict[str, Any] = {
     "STRICT": False,
     "ON_UNPLANNABLE": "warn",
+    "INFER": True,
 }
 
 ON_UNPLANNABLE_CHOICES = ("warn", "ignore", "raise")
@@ -45,10 +46,11 @@ class Settings:
                 f"{SETTING_NAME}['ON_UNPLANNABLE'] is {values['ON_UNPLANNABLE']!r}, must be "
                 f"one of: {', '.join(repr(choice) for choice in ON_UNPLANNABLE_CHOICES)}."
             )
-        if not isinstance(values["STRICT"], bool):
-            raise ImproperlyConfigured(
-                f"{SETTING_NAME}['STRICT'] must be True or False, not {values['STRICT']!r}."
-            )
+        for name in ("STRICT", "INFER"):
+            if not isinstance(values[name], bool):
+                raise ImproperlyConfigured(
+                    f"{SETTING_NAME}[{name!r}] must be True or False, not {values[name]!r}."
+                )
         return values
 
     def _get(self, name: str) -> Any:
@@ -59,6 +61,10 @@ class Settings:
     @property
     def STRICT(self) -> bool:
         return cast(bool, self._get("STRICT"))
+
+    @property
+    def INFER(self) -> bool:
+        return cast(bool, self._get("INFER"))
 
     @property
     def ON_UNPLANNABLE(self) -> Literal["warn", "ignore", "raise"]:

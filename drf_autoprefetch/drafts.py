@@ -107,6 +107,8 @@ class Draft:
         self.readers: list[str] = []
         self.rows_read = False  # something reads more than primary keys
         self.parent: Draft | None = None
+        #: Where the relation was inferred from, when only inferred code reads it.
+        self.origin: str | None = None
 
     @property
     def to_many(self) -> bool:
@@ -116,14 +118,21 @@ class Draft:
     def is_root(self) -> bool:
         return self.kind is None
 
-    def relation(self, name: str, attr: Attr, lookup: str | None = None) -> Draft:
+    def relation(
+        self, name: str, attr: Attr, lookup: str | None = None, origin: str | None = None
+    ) -> Draft:
+        """The child draft ``name``, made if new. ``origin`` says it is only inferred; a
+        relation a field or a hint reads too is not marked as inferred."""
         child = self.children.get(name)
         if child is None:
             assert attr.kind is not None
             child = Draft(attr.model, attr.kind, name, lookup or name, attr)
             child.plain = child.plain or self.plain
             child.parent = self
+            child.origin = origin
             self.children[name] = child
+        elif origin is None:
+            child.origin = None
         return child
 
     def freeze(self, warnings: Warnings) -> Relation:
@@ -145,6 +154,7 @@ class Draft:
             only=self.id_columns if ids_only and kind is Kind.PREFETCH else None,
             queryset=self.queryset,
             user_queryset=self.queryset is not None,
+            origin=self.origin,
         )
 
     def _freeze_plain(self, warnings: Warnings) -> Relation:
@@ -159,7 +169,9 @@ class Draft:
             return Relation(self.lookup, self.lookup, self.model, Kind.PREFETCH, plain=True)
         kind = Kind.PREFETCH if self.kind is Kind.PREFETCH else Kind.PREFETCH_ONE
         children = freeze_all(self.children, warnings)
-        return Relation(self.attr, self.lookup, self.model, kind, children, plain=True)
+        return Relation(
+            self.attr, self.lookup, self.model, kind, children, plain=True, origin=self.origin
+        )
 
     def _check_readers(self) -> None:
         """A field must not read rows that a filtered ``Prefetch`` from hints replaced."""

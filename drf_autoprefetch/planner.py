@@ -16,6 +16,7 @@ from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from django.core.signals import setting_changed
 from django.db.models import Model
 from rest_framework import serializers
 from rest_framework.fields import Field, SerializerMethodField, empty
@@ -27,6 +28,8 @@ from drf_autoprefetch.drafts import Draft, Walk, Warnings, freeze_all
 from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.hinted import apply_hints
 from drf_autoprefetch.hinting import Hints, get_hints
+from drf_autoprefetch.inference import infer
+from drf_autoprefetch.inference.resolving import code_of as _code_of
 from drf_autoprefetch.modelinfo import (
     close_names,
     display_column,
@@ -201,7 +204,50 @@ class _Planner:
             return
         if declared is not None:
             return
-        self.warn(walk, _custom_code_warning(field, owner))
+        code = getattr(cls, "to_representation", None)
+        if isinstance(field, serializers.ListSerializer) or not self.inferred(
+            code, 1, target, walk, owner
+        ):
+            self.warn(walk, _custom_code_warning(field, owner))
+
+    def inferred(self, function: Any, subject: int, draft: Draft, walk: Walk, owner: str) -> bool:
+        """Plan what ``function`` reads from its parameter ``subject`` (an instance of
+        ``draft``'s model), read from its source; whether it was understood in full.
+
+        Each problem met is a warning of its own (a query no prefetch serves, an object
+        handed to code not followed); code whose source cannot be read is not understood.
+        """
+        if not conf.settings.INFER or draft.model is None or function is None:
+            return False
+        found = infer(draft.model, function, subject, owner)
+        if found is None:
+            return False
+        for path, origin in found.paths.items():
+            self._load_inferred(draft, path, f"inferred from {origin}")
+        for path, serializer_class in found.nested:
+            self._nested_inferred(draft, path, serializer_class, walk)
+        for problem in found.problems:
+            self.warn(walk, problem)
+        return True
+
+    def _load_inferred(self, draft: Draft, path: str, origin: str) -> None:
+        current = draft
+        for name in path.split("__"):
+            assert current.model is not None
+            current = current.relation(name, model_attrs(current.model)[name], origin=origin)
+            current.rows_read = True
+
+    def _nested_inferred(self, draft: Draft, path: str, serializer_class: type, walk: Walk) -> None:
+        """A serializer the code builds over related rows, planned below them."""
+        target = draft
+        for name in path.split("__") if path else ():
+            target = target.children[name]
+        try:
+            nested = serializer_class(context={})
+        except Exception:
+            self.warn(walk, f"{serializer_class.__name__}, built in code, cannot be planned.")
+            return
+        self.serializer(nested, target, walk.enter(path.replace("__", ".")))
 
     def plain(self, field: Any, draft: Draft, walk: Walk) -> None:
         if not field.source_attrs:
@@ -285,9 +331,13 @@ class _Planner:
     def loaded_row(self, field: Any, target: Draft, walk: Walk) -> None:
         target.rows_read = True
         if isinstance(field, StringRelatedField) and target.model is not None:
-            declared = get_hints(inspect.getattr_static(target.model, "__str__"))
+            text = inspect.getattr_static(target.model, "__str__")
+            declared = get_hints(text)
+            owner = f"{target.model.__name__}.__str__"
             if declared is not None:
-                apply_hints(declared, target, walk, f"{target.model.__name__}.__str__")
+                apply_hints(declared, target, walk, owner)
+            elif not text.__module__.startswith("django."):
+                self.inferred(text, 0, target, walk, owner)
         self.custom_code(field, target, walk)
 
     def method(self, field: Any, draft: Draft, walk: Walk) -> None:
@@ -295,6 +345,11 @@ class _Planner:
         method = getattr(owner_class, field.method_name, None)
         declared = get_hints(method)
         owner = f"{_defining_class(owner_class, field.method_name)}.{field.method_name}"
+        if declared is None and method is not None:
+            raw = inspect.getattr_static(owner_class, field.method_name, None)
+            subject = 0 if isinstance(raw, staticmethod) else 1
+            if self.inferred(method, subject, draft, walk, owner):
+                return
         if declared is None:
             self.warn(
                 walk,
@@ -365,6 +420,10 @@ class _Planner:
             return None  # Django's get_<field>_display() reads the column
         owner = f"{model.__name__}.{name}"
         declared = get_hints(member)
+        if declared is None and self.inferred(_code_of(member), 0, draft, walk, owner):
+            if source.nested:
+                self.warn(walk, _nested_on_member(owner, name))
+            return None
         if declared is None:
             self.warn(
                 walk,
@@ -376,11 +435,7 @@ class _Planner:
         if name in draft.children:
             return draft.children[name]
         if source.nested:
-            self.warn(
-                walk,
-                f"the nested serializer reads what {owner} returns; its relations are not "
-                "optimized. Declare a Prefetch with to_attr={name!r} in its hints to plan them.",
-            )
+            self.warn(walk, _nested_on_member(owner, name))
         return None
 
     def missing(self, draft: Draft, name: str, walk: Walk, source: _Source, *, last: bool) -> None:
@@ -432,6 +487,13 @@ class _Planner:
             else replace(missing, message=self.warnings.text_of(missing.message))
             for missing in self.unresolved
         ]
+
+
+def _nested_on_member(owner: str, name: str) -> str:
+    return (
+        f"the nested serializer reads what {owner} returns; its relations are not "
+        f"optimized. Declare a Prefetch with to_attr={name!r} in its hints to plan them."
+    )
 
 
 def _member_kind(member: object) -> str:
@@ -663,6 +725,15 @@ def _enforce(plan: Plan) -> Plan:
             + "\n".join(f"- {warning}" for warning in plan.warnings)
         )
     return plan
+
+
+def _forget_on_change(*, setting: str, **kwargs: Any) -> None:
+    """Plans depend on ``DRF_AUTOPREFETCH["INFER"]``: a changed setting forgets them."""
+    if setting == conf.SETTING_NAME:
+        clear_cache()
+
+
+setting_changed.connect(_forget_on_change, dispatch_uid="drf_autoprefetch.planner")
 
 
 def clear_cache() -> None:

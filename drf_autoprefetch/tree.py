@@ -58,6 +58,8 @@ class Relation:
     user_queryset: bool = False
     #: Loaded by its plain lookup: its manager takes no custom queryset (django-taggit's).
     plain: bool = False
+    #: Where the relation was inferred from (code read by the planner), if it was.
+    origin: str | None = field(default=None, compare=False)
 
     @property
     def to_attr(self) -> str | None:
@@ -85,6 +87,8 @@ class Relation:
             text += " [queryset from hints]"
         if self.plain:
             text += " [plain lookup]"
+        if self.origin:
+            text += f" [{self.origin}]"
         if self.only is not None:
             text += f" only {', '.join(self.only)}"
         if self.annotations:
@@ -101,6 +105,7 @@ class Relation:
             "annotations": [name for name, _ in self.annotations],
             "queryset_from_hints": self.user_queryset,
             "plain": self.plain,
+            "inferred_from": self.origin,
             "relations": [child.as_dict() for child in self.children],
         }
 

@@ -34,3 +34,9 @@ def api_request() -> Request:
 @pytest.fixture
 def serializer_context(api_request) -> dict[str, object]:
     return {"request": api_request}
+
+
+@pytest.fixture
+def no_inference(settings):
+    """Plans as without inference: for tests of how unplannable fields are reported."""
+    settings.DRF_AUTOPREFETCH = {**getattr(settings, "DRF_AUTOPREFETCH", {}), "INFER": False}

@@ -529,6 +529,7 @@ class HintedBookWithCategoryNameSerializer(BookWithCategoryNameSerializer):
         return super().to_representation(instance)
 
 
+@pytest.mark.usefixtures("no_inference")
 def test_serializer_overriding_to_representation_is_a_warning():
     assert plan_for(BookWithCategoryNameSerializer).warnings == (
         "BookWithCategoryNameSerializer: BookWithCategoryNameSerializer overrides "
@@ -585,6 +586,7 @@ class HintedPersonPlaceSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "address"]
 
 
+@pytest.mark.usefixtures("no_inference")
 def test_custom_fields_reading_deeper_relations_are_warnings():
     assert plan_for(PersonPlaceSerializer).warnings == (
         "PersonPlaceSerializer.address: CityWithCountryField has its own to_representation, "
@@ -684,6 +686,7 @@ class BookDisplaySerializer(DisplayMixin, serializers.ModelSerializer):
         fields = ["id", "display", "chapters", "labels", "display_title"]
 
 
+@pytest.mark.usefixtures("no_inference")
 def test_an_inherited_method_is_one_warning_listing_the_fields_it_affects():
     assert plan_for(BookDisplaySerializer).warnings == (
         "BookDisplaySerializer.display, BookDisplaySerializer.chapters.display, "
@@ -1027,6 +1030,7 @@ class CategoryRenderingSerializer(BaseRenderingSerializer):
         fields = ["id", "books"]
 
 
+@pytest.mark.usefixtures("no_inference")
 def test_warnings_name_the_class_defining_the_code_and_qualify_drf_names():
     assert plan_for(CategoryRenderingSerializer).warnings == (
         "CategoryRenderingSerializer: CategoryRenderingSerializer overrides "
@@ -1063,6 +1067,7 @@ def test_plan_for_a_list_serializer_or_an_unbuildable_one_is_a_plan_error():
     )
 
 
+@pytest.mark.usefixtures("no_inference")
 @override_settings(ROOT_URLCONF="tests.shared_cause_urls")
 def test_check_lists_an_inherited_method_once_with_every_serializer_it_affects():
     from drf_autoprefetch.checks import check_plans
@@ -1101,3 +1106,34 @@ def test_queryset_read_to_choose_the_serializer_is_not_planned(world):
     # their categories and two EXISTS (the plan asks the view for its serializer class
     # once); the queryset read to choose the serializer is never planned itself.
     assert (naive_count, count) == (6, 3)
+
+
+# ------------------------------------------------------------------- inference
+
+
+def test_a_serializers_to_representation_is_read_and_planned(world):
+    plan = plan_for(BookWithCategoryNameSerializer)
+
+    data, count = optimized(BookWithCategoryNameSerializer, Book.objects.all())
+
+    assert data == render(BookWithCategoryNameSerializer, Book.objects.all())
+    assert count == plan.query_count == 1
+    assert plan.select_related == ("category",)
+    assert plan.warnings == ()
+    assert str(plan) == (
+        "testapp.Book\n"
+        "  select category (testapp.Category) [inferred from "
+        "BookWithCategoryNameSerializer.to_representation]"
+    )
+
+
+def test_custom_fields_reading_deeper_relations_are_read_and_planned(world):
+    queryset = Person.objects.all()
+    plan = plan_for(PersonPlaceSerializer)
+
+    data, count = optimized(PersonPlaceSerializer, queryset)
+
+    assert data == render(PersonPlaceSerializer, queryset)
+    assert count == plan.query_count == 1
+    assert plan.select_related == ("address__city__country",)
+    assert plan.warnings == ()

@@ -255,6 +255,7 @@ def test_recursive_serializer_costs_one_query_per_level_of_the_tree(
     assert rendered == _render(serializer_class, queryset, serializer_context)
 
 
+@pytest.mark.usefixtures("no_inference")
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"size{size}")
 def test_unhinted_method_field_is_left_unoptimized(
     size, make_world, serializer_context, django_assert_num_queries

@@ -25,7 +25,12 @@ from tests.testapp.models import (
     Review,
 )
 
-pytestmark = pytest.mark.django_db(databases=["default", "other"])
+# These tests are about how fields the planner cannot see through are reported: they
+# plan without inference, which would see through the test app's simple methods.
+pytestmark = [
+    pytest.mark.django_db(databases=["default", "other"]),
+    pytest.mark.usefixtures("no_inference"),
+]
 
 
 class BookAllReviewsSerializer(serializers.ModelSerializer):
@@ -150,7 +155,7 @@ def test_long_diff_is_cut(make_world):
     assert re.fullmatch(r"\.\.\. \(\d+ more lines\)", lines[-1])
 
 
-@override_settings(DRF_AUTOPREFETCH={"STRICT": True})
+@override_settings(DRF_AUTOPREFETCH={"STRICT": True, "INFER": False})
 def test_strict_setting_does_not_hide_the_report(world):
     serializer_class = auto_prefetch(validate=False)(
         type("DecoratedUnhinted", (shapes.BookUnhintedMethodSerializer,), {})

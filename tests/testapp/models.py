@@ -434,3 +434,93 @@ class Recipe(models.Model):
 
     def __str__(self):
         return self.name
+
+
+# ------------------------------------------------ shaped after NetBox's DCIM models
+
+
+class Manufacturer(models.Model):
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class DeviceType(models.Model):
+    manufacturer = models.ForeignKey(Manufacturer, models.PROTECT, related_name="device_types")
+    model = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["model", "id"]
+
+    def __str__(self):
+        return f"{self.manufacturer.name} {self.model}"
+
+
+class IPAddress(models.Model):
+    address = models.CharField(max_length=50)
+
+    class Meta:
+        ordering = ["address", "id"]
+
+    def __str__(self):
+        return self.address
+
+
+class Device(models.Model):
+    name = models.CharField(max_length=100, blank=True)
+    device_type = models.ForeignKey(DeviceType, models.PROTECT, related_name="instances")
+    site = models.ForeignKey(Warehouse, models.PROTECT, related_name="devices")
+    primary_ip4 = models.ForeignKey(
+        IPAddress, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    primary_ip6 = models.ForeignKey(
+        IPAddress, models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        if self.name:
+            return self.name
+        return f"{self.device_type} ({self.pk})"
+
+    @property
+    def primary_ip(self):
+        return self.primary_ip6 or self.primary_ip4
+
+    def get_parent_device(self):
+        try:
+            return self.parent_bay.device
+        except DeviceBay.DoesNotExist:
+            return None
+
+
+class DeviceBay(models.Model):
+    device = models.ForeignKey(Device, models.CASCADE, related_name="bays")
+    name = models.CharField(max_length=50)
+    installed_device = models.OneToOneField(
+        Device, models.SET_NULL, null=True, blank=True, related_name="parent_bay"
+    )
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class Interface(models.Model):
+    device = models.ForeignKey(Device, models.CASCADE, related_name="interfaces")
+    name = models.CharField(max_length=50)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return f"{self.device} {self.name}"

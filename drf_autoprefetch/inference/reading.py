@@ -1,0 +1,348 @@
+"""Reading a function's source: what it reads from the object it receives.
+
+Only the syntax is read (``ast``); nothing is executed. The result speaks of attribute
+chains from the *subject* (the parameter holding the object, ``obj`` or ``self``) and
+how each is used; :mod:`drf_autoprefetch.inference.resolving` maps them to relations.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Access", "Reading", "read_function"]
+
+Path = tuple[str, ...]
+
+#: Manager and QuerySet methods that run a query of their own: a prefetch does not
+#: serve them.
+DEFEATING = frozenset(
+    {
+        "aggregate",
+        "annotate",
+        "dates",
+        "datetimes",
+        "defer",
+        "distinct",
+        "earliest",
+        "exclude",
+        "extra",
+        "filter",
+        "first",
+        "get",
+        "get_or_create",
+        "in_bulk",
+        "iterator",
+        "last",
+        "latest",
+        "none",
+        "only",
+        "order_by",
+        "prefetch_related",
+        "raw",
+        "reverse",
+        "select_related",
+        "union",
+        "values",
+        "values_list",
+    }
+)
+
+#: Manager methods a prefetch serves: they read the prefetched rows.
+SERVED = frozenset({"all", "count", "exists"})
+
+#: Builtins that only read what they are given (their arguments are read as usual).
+_PLAIN_BUILTINS = frozenset(
+    {
+        "abs",
+        "all",
+        "any",
+        "bool",
+        "dict",
+        "enumerate",
+        "float",
+        "frozenset",
+        "hasattr",
+        "int",
+        "isinstance",
+        "len",
+        "list",
+        "max",
+        "min",
+        "reversed",
+        "round",
+        "set",
+        "sorted",
+        "sum",
+        "tuple",
+        "zip",
+    }
+)
+_TEXT_BUILTINS = frozenset({"str", "format", "repr"})
+
+
+@dataclass(frozen=True)
+class Access:
+    """One attribute chain read from the subject, and how.
+
+    ``how`` is ``"value"`` (the attribute is read), ``"text"`` (rendered as text: the
+    target's ``__str__`` runs), ``"call"`` (the last name is a method called on the object
+    before it) or ``"rows"`` (the rows of a to-many relation, through ``.all()``,
+    ``.count()``, ``.exists()`` or iteration).
+    """
+
+    path: Path
+    how: str = "value"
+
+
+@dataclass(frozen=True)
+class Nested:
+    """A serializer class built inside the code over the rows at ``path``."""
+
+    path: Path
+    serializer: type
+
+
+@dataclass
+class Reading:
+    """What one function reads from its subject."""
+
+    accesses: list[Access] = field(default_factory=list)
+    nested: list[Nested] = field(default_factory=list)
+    #: Accesses whose query a prefetch cannot serve: ``(path, method)``.
+    defeated: list[tuple[Path, str]] = field(default_factory=list)
+    #: Chains handed to code the reader does not follow: ``(path, callee)``; harmless
+    #: where the chain ends on a column's value.
+    handed: list[tuple[Path, str]] = field(default_factory=list)
+
+
+_cache: dict[tuple[Any, int], Reading | None] = {}
+
+
+def read_function(function: Any, subject: int) -> Reading | None:
+    """What ``function`` reads from its positional parameter number ``subject``.
+
+    ``None`` when its source cannot be read (a builtin, code made at run time).
+    """
+    function = inspect.unwrap(getattr(function, "__func__", function))
+    key = (function, subject)
+    if key not in _cache:
+        _cache[key] = _read(function, subject)
+    return _cache[key]
+
+
+def _read(function: Any, subject: int) -> Reading | None:
+    try:
+        source = textwrap.dedent(inspect.getsource(function))
+        tree = ast.parse(source)
+    except (OSError, TypeError, SyntaxError, IndentationError):
+        return None
+    node = tree.body[0] if tree.body else None
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None  # a lambda, or source that is not one function
+    parameters = [*node.args.posonlyargs, *node.args.args]
+    if len(parameters) <= subject:
+        return None
+    namespace = getattr(function, "__globals__", {})
+    reader = _Reader(parameters[subject].arg, namespace.get)
+    for statement in node.body:
+        reader.visit(statement)
+    return reader.reading
+
+
+def _is_super(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
+    )
+
+
+class _Reader(ast.NodeVisitor):
+    """Walks one function body, following names bound to chains from the subject."""
+
+    def __init__(self, subject: str, lookup: Callable[[str], Any]) -> None:
+        self.aliases: dict[str, Path] = {subject: ()}
+        self.lookup = lookup
+        self.reading = Reading()
+
+    # ---------------------------------------------------------------- chains
+
+    def chain(self, node: ast.AST) -> Path | None:
+        """The subject path an expression reads (``obj.a.b``, ``getattr(obj, "a")``)."""
+        names: list[str] = []
+        while isinstance(node, ast.Attribute):
+            names.append(node.attr)
+            node = node.value
+        base: Path | None = None
+        if isinstance(node, ast.Name):
+            base = self.aliases.get(node.id)
+        elif isinstance(node, ast.Call):
+            base = self._getattr(node)
+        if base is None:
+            return None
+        return base + tuple(reversed(names))
+
+    def _getattr(self, node: ast.Call) -> Path | None:
+        func = node.func
+        if not (isinstance(func, ast.Name) and func.id == "getattr" and len(node.args) >= 2):
+            return None
+        name = node.args[1]
+        base = self.chain(node.args[0])
+        if base is None or not isinstance(name, ast.Constant) or not isinstance(name.value, str):
+            return None
+        return (*base, name.value)
+
+    def rows(self, node: ast.AST) -> Path | None:
+        """The to-many path whose rows an expression gives (``obj.items.all()``)."""
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "all"
+            and not node.args
+        ):
+            return self.chain(node.func.value)
+        return self.chain(node)
+
+    def record(self, path: Path, how: str = "value") -> None:
+        if path or how == "text":  # str(obj): the subject's own __str__
+            self.reading.accesses.append(Access(path, how))
+
+    # ---------------------------------------------------------------- nodes
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        path = self.chain(node)
+        if path is None:
+            self.generic_visit(node)
+        else:
+            self.record(path)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        return None  # a bare name: its uses are judged where they matter (calls)
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> None:
+        path = self.chain(node.value)
+        if path is None:
+            self.generic_visit(node)
+        else:
+            self.record(path, "text")
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self.visit(node.value)
+        path = self.rows(node.value)
+        for target in node.targets:
+            if isinstance(target, ast.Name):
+                if path is None:
+                    self.aliases.pop(target.id, None)
+                else:
+                    self.aliases[target.id] = path
+
+    def visit_For(self, node: ast.For) -> None:
+        self._bind_loop(node.target, node.iter)
+        for statement in [*node.body, *node.orelse]:
+            self.visit(statement)
+
+    def visit_comprehension(self, node: ast.comprehension) -> None:
+        self._bind_loop(node.target, node.iter)
+        for condition in node.ifs:
+            self.visit(condition)
+
+    def _visit_generator(self, node: Any) -> None:
+        for generator in node.generators:
+            self.visit(generator)
+        for part in ("elt", "key", "value"):
+            child = getattr(node, part, None)
+            if child is not None:
+                self.visit(child)
+
+    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _visit_generator
+
+    def _bind_loop(self, target: ast.AST, iterable: ast.AST) -> None:
+        self.visit(iterable)
+        path = self.rows(iterable)
+        if path is not None:
+            self.record(path, "rows")
+        if isinstance(target, ast.Name):
+            if path is None:
+                self.aliases.pop(target.id, None)
+            else:
+                self.aliases[target.id] = path
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            self._method_call(node, func)
+        elif isinstance(func, ast.Name):
+            self._function_call(node, func.id)
+        else:
+            self.generic_visit(node)
+
+    def _method_call(self, node: ast.Call, func: ast.Attribute) -> None:
+        if _is_super(func.value):  # super().to_representation(obj): the declared fields
+            for argument in [*node.args, *(keyword.value for keyword in node.keywords)]:
+                self.visit(argument)
+            return
+        path = self.chain(func.value)
+        if path is None:
+            self.visit(func.value)
+            self._arguments(node, f"{ast.unparse(func)}()")
+            return
+        method = func.attr
+        if method in SERVED and not node.args:
+            self.record(path, "rows")
+        elif method in DEFEATING:
+            self.reading.defeated.append((path, method))
+        else:
+            self.record((*path, method), "call")
+        self._arguments(node, f"{ast.unparse(func)}()")
+
+    def _function_call(self, node: ast.Call, name: str) -> None:
+        if name == "getattr":
+            path = self._getattr(node)
+            if path is not None:
+                self.record(path)
+                return
+        if name in _TEXT_BUILTINS and node.args:
+            path = self.chain(node.args[0])
+            if path is not None:
+                self.record(path, "text")
+                self._arguments(node, f"{name}()", skip=1)
+                return
+        if name in _PLAIN_BUILTINS or name == "getattr":
+            for argument in [*node.args, *(keyword.value for keyword in node.keywords)]:
+                self.visit(argument)
+            return
+        if self._nested_serializer(node, name):
+            return
+        self._arguments(node, f"{name}()")
+
+    def _nested_serializer(self, node: ast.Call, name: str) -> bool:
+        """``XSerializer(obj.items.all(), many=True, ...).data``: plan X below ``items``."""
+        from rest_framework.serializers import BaseSerializer
+
+        found = self.lookup(name)
+        if not (isinstance(found, type) and issubclass(found, BaseSerializer)):
+            return False
+        if not node.args:
+            self._arguments(node, f"{name}()")
+            return True
+        path = self.rows(node.args[0])
+        if path is None:
+            self._arguments(node, f"{name}()")
+            return True
+        self.record(path, "rows")
+        self.reading.nested.append(Nested(path, found))
+        for keyword in node.keywords:
+            self.visit(keyword.value)
+        return True
+
+    def _arguments(self, node: ast.Call, callee: str, skip: int = 0) -> None:
+        """Visit a call's arguments; the subject (or an object from it) handed to code
+        the reader does not follow makes the reading incomplete."""
+        for argument in [*node.args[skip:], *(keyword.value for keyword in node.keywords)]:
+            path = self.chain(argument)
+            if path is not None:
+                self.reading.handed.append((path, callee))
+            self.visit(argument)

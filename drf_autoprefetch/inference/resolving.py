@@ -1,0 +1,185 @@
+"""Mapping what code reads onto a model's relations, following the model's own code.
+
+Chains from :mod:`~drf_autoprefetch.inference.reading` are walked with Django's
+metadata: a relation is loaded, a column ends the chain, a property or method of the
+model is read in turn (bounded depth, never twice), and text rendering of an object
+follows its model's ``__str__``. Only loads are inferred, never annotations or filters.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Model
+
+from drf_autoprefetch.inference.reading import (
+    DEFEATING,
+    Access,
+    Path,
+    Reading,
+    read_function,
+)
+from drf_autoprefetch.modelinfo import display_column, model_attrs
+
+__all__ = ["Inferred", "code_of", "infer"]
+
+#: How many properties or methods deep the inference follows the model's own code.
+MAX_DEPTH = 4
+
+
+@dataclass
+class Inferred:
+    """Relations one piece of code reads, with where each was inferred from."""
+
+    #: ``"a__b"`` lookup path -> provenance (``"Serializer.get_x -> Model.__str__"``).
+    paths: dict[str, str] = field(default_factory=dict)
+    #: Serializer classes the code builds over the rows of a lookup path.
+    nested: list[tuple[str, type]] = field(default_factory=list)
+    #: What stays unoptimized and why; empty when the code is fully understood.
+    problems: list[str] = field(default_factory=list)
+
+    def load(self, path: Path, origin: str) -> None:
+        self.paths.setdefault("__".join(path), origin)
+
+
+@dataclass(frozen=True)
+class _Step:
+    """Where the resolver stands: the owner chain for provenance, and what it follows."""
+
+    origin: str
+    prefix: Path = ()
+    depth: int = 0
+    stack: tuple[tuple[type, str], ...] = ()
+
+
+def infer(model: type[Model], function: Any, subject: int, origin: str) -> Inferred | None:
+    """What ``function`` (whose parameter ``subject`` receives a ``model`` instance)
+    reads, as relations of ``model``; ``None`` when its source cannot be read."""
+    reading = read_function(function, subject)
+    if reading is None:
+        return None
+    result = Inferred()
+    _resolve_reading(model, reading, result, _Step(origin))
+    return result
+
+
+def _resolve_reading(model: type[Model], reading: Reading, result: Inferred, step: _Step) -> None:
+    for access in reading.accesses:
+        _resolve(model, access, result, step)
+    for path, method in reading.defeated:
+        _resolve(model, Access(path[:-1] if path else path), result, step)
+        where = ".".join(path) or "the object"
+        result.problems.append(
+            f"{step.origin} calls .{method}() on {where}, a query of its own for each row "
+            "that no prefetch serves; declare a Prefetch(..., to_attr=...) in @hints(...) "
+            "and read that attribute instead."
+        )
+    for path, callee in reading.handed:
+        if _holds_object(model, path):
+            result.problems.append(_handed(step.origin, path, callee))
+    for nested in reading.nested:
+        relation = _relation_path(model, nested.path)
+        if relation is not None:
+            result.nested.append(("__".join(step.prefix + relation), nested.serializer))
+
+
+def _resolve(model: type[Model], access: Access, result: Inferred, step: _Step) -> None:
+    current: type[Model] | None = model
+    walked: Path = ()
+    for name in access.path:
+        if current is None:  # past a generic foreign key: the target model is unknown
+            return
+        attr = model_attrs(current).get(name)
+        if attr is not None:
+            if attr.kind is None:
+                return  # a column: nothing to load
+            walked = (*walked, name)
+            result.load(step.prefix + walked, step.origin)
+            current = attr.model
+            continue
+        _follow_member(current, name, result, step, walked)
+        return  # what a member returns is not followed further
+    if access.how == "text" and current is not None:
+        _follow_member(current, "__str__", result, step, walked)
+
+
+def _follow_member(
+    model: type[Model], name: str, result: Inferred, step: _Step, walked: Path
+) -> None:
+    """Read a property or method of ``model`` (reached at ``walked``) in turn."""
+    if display_column(model, name) is not None:
+        return
+    try:
+        member = inspect.getattr_static(model, name)
+    except AttributeError:
+        return  # set on the instance at run time (an annotation, a view's attribute)
+    function = code_of(member)
+    if function is None or _framework_code(function):
+        return
+    origin = f"{step.origin} -> {model.__name__}.{name}"
+    if step.depth >= MAX_DEPTH or (model, name) in step.stack:
+        return  # followed deep enough, or already being followed
+    reading = read_function(function, 0)
+    if reading is None:
+        result.problems.append(f"{origin}: its source cannot be read.")
+        return
+    inner = _Step(origin, step.prefix + walked, step.depth + 1, (*step.stack, (model, name)))
+    _resolve_reading(model, reading, result, inner)
+
+
+def code_of(member: Any) -> Any:
+    """The function behind a property, cached property or method; ``None`` otherwise."""
+    if isinstance(member, property):
+        return member.fget
+    for attribute in ("func", "__func__"):  # cached_property, staticmethod, classmethod
+        inner = getattr(member, attribute, None)
+        if inner is not None and inspect.isfunction(inner):
+            return inner
+    return member if inspect.isfunction(member) else None
+
+
+def _framework_code(function: Any) -> bool:
+    """Django's own model code (``Model.__str__``): nothing of the user's to follow."""
+    return str(getattr(function, "__module__", "")).startswith("django.")
+
+
+def _handed(origin: str, path: Path, callee: str) -> str:
+    where = ".".join(path) or "the object"
+    if ".objects." in callee or callee.rstrip("()").rpartition(".")[2] in DEFEATING:
+        return (
+            f"{origin} runs a query of its own for each row ({callee} on {where}), which no "
+            "prefetch serves; declare a Prefetch(..., to_attr=...) in @hints(...) and read "
+            "that attribute instead."
+        )
+    return (
+        f"{origin} hands {where} to {callee}, which the planner does not follow; decorate "
+        "the code with @hints(...) naming what it reads."
+    )
+
+
+def _holds_object(model: type[Model], path: Path) -> bool:
+    """Whether ``path`` from ``model`` may hold a model instance (not a column value)."""
+    current: type[Model] | None = model
+    for name in path:
+        if current is None:
+            return True
+        attr = model_attrs(current).get(name)
+        if attr is None:
+            return False  # a member or run-time attribute: its value is not known
+        if attr.kind is None:
+            return False
+        current = attr.model
+    return True
+
+
+def _relation_path(model: type[Model], path: Path) -> Path | None:
+    """``path`` when every name in it is a relation (a nested serializer's rows)."""
+    current: type[Model] | None = model
+    for name in path:
+        attr = model_attrs(current).get(name) if current is not None else None
+        if attr is None or attr.kind is None:
+            return None
+        current = attr.model
+    return path

@@ -1,0 +1,332 @@
+"""Inference: the planner reads method fields, properties, ``__str__`` and custom fields.
+
+Serializers shaped after NetBox's API (a ``display`` field through ``__str__``, a
+parent device through a reverse one-to-one, ``primary_ip`` as a property, interfaces
+serialized inside a method): each renders what it renders unoptimized, and reaches the
+count of an expert's hand-written queryset with no hint.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection
+from django.db.models import Prefetch
+from django.test.utils import CaptureQueriesContext
+from rest_framework import serializers
+
+from drf_autoprefetch import hints, optimize, plan_for
+from drf_autoprefetch.tree import Kind
+from tests.testapp.models import (
+    Device,
+    DeviceBay,
+    DeviceType,
+    Interface,
+    IPAddress,
+    Manufacturer,
+    Warehouse,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def dcim(db):
+    makers = [Manufacturer.objects.create(name=name) for name in ("Juniper", "Arista")]
+    types = [
+        DeviceType.objects.create(manufacturer=makers[index % 2], model=f"T{index}")
+        for index in range(3)
+    ]
+    sites = [Warehouse.objects.create(name=name) for name in ("Berlin", "Lagos")]
+    addresses = [IPAddress.objects.create(address=f"10.0.0.{index}") for index in range(4)]
+    devices = []
+    for index in range(8):
+        devices.append(
+            Device.objects.create(
+                name="" if index % 3 == 0 else f"dev{index}",
+                device_type=types[index % 3],
+                site=sites[index % 2],
+                primary_ip4=addresses[index % 4] if index % 2 else None,
+                primary_ip6=addresses[(index + 1) % 4] if index % 4 == 1 else None,
+            )
+        )
+        for number in range(index % 4):
+            Interface.objects.create(
+                device=devices[-1], name=f"eth{number}", enabled=bool(number % 2)
+            )
+    for index, child in enumerate(devices[4:]):
+        DeviceBay.objects.create(device=devices[index], name=f"bay{index}", installed_device=child)
+
+
+def render(serializer_class, rows):
+    return json.dumps(serializer_class(rows, many=True).data, sort_keys=True, default=str)
+
+
+def optimized(serializer_class, queryset):
+    with CaptureQueriesContext(connection) as captured:
+        data = render(serializer_class, optimize(queryset, serializer_class))
+    return data, len(captured)
+
+
+class InterfaceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Interface
+        fields = ["id", "name", "enabled"]
+
+
+class DeviceSerializer(serializers.ModelSerializer):
+    """NetBox-like: every value below comes from code the planner reads."""
+
+    display = serializers.SerializerMethodField()
+    primary_ip = serializers.SerializerMethodField()
+    parent_device = serializers.SerializerMethodField()
+    interface_count = serializers.SerializerMethodField()
+    interfaces = serializers.SerializerMethodField()
+    site_name = serializers.CharField(source="site.name", read_only=True)
+
+    class Meta:
+        model = Device
+        fields = [
+            "id",
+            "display",
+            "primary_ip",
+            "parent_device",
+            "interface_count",
+            "interfaces",
+            "site_name",
+        ]
+
+    def get_display(self, obj):
+        return str(obj)
+
+    def get_primary_ip(self, obj):
+        address = obj.primary_ip
+        return str(address) if address else None
+
+    def get_parent_device(self, obj):
+        parent = obj.get_parent_device()
+        if parent is None:
+            return None
+        return {"id": parent.pk, "name": parent.name}
+
+    def get_interface_count(self, obj):
+        return obj.interfaces.count()
+
+    def get_interfaces(self, obj):
+        return InterfaceSerializer(obj.interfaces.all(), many=True, context=self.context).data
+
+
+def test_netbox_shaped_serializer_reaches_the_hand_written_count_with_no_hint(dcim):
+    hand_written = Device.objects.select_related(
+        "device_type__manufacturer", "site", "primary_ip4", "primary_ip6", "parent_bay__device"
+    ).prefetch_related("interfaces")
+    with CaptureQueriesContext(connection) as expert:
+        expected = render(DeviceSerializer, hand_written)
+    with CaptureQueriesContext(connection) as naive:
+        assert render(DeviceSerializer, Device.objects.all()) == expected
+
+    data, count = optimized(DeviceSerializer, Device.objects.all())
+
+    assert data == expected
+    assert count == len(expert) == 2
+    assert len(naive) > 30
+    assert plan_for(DeviceSerializer).warnings == ()
+
+
+def test_plan_marks_what_was_inferred_and_from_where():
+    assert str(plan_for(DeviceSerializer)) == (
+        "testapp.Device\n"
+        "  select device_type (testapp.DeviceType) [inferred from "
+        "DeviceSerializer.get_display -> Device.__str__]\n"
+        "    select manufacturer (testapp.Manufacturer) [inferred from "
+        "DeviceSerializer.get_display -> Device.__str__ -> DeviceType.__str__]\n"
+        "  prefetch interfaces (testapp.Interface) [inferred from "
+        "DeviceSerializer.get_interface_count]\n"
+        "  select parent_bay (testapp.DeviceBay) [inferred from "
+        "DeviceSerializer.get_parent_device -> Device.get_parent_device]\n"
+        "    select device (testapp.Device) [inferred from "
+        "DeviceSerializer.get_parent_device -> Device.get_parent_device]\n"
+        "  select primary_ip4 (testapp.IPAddress) [inferred from "
+        "DeviceSerializer.get_primary_ip -> Device.primary_ip]\n"
+        "  select primary_ip6 (testapp.IPAddress) [inferred from "
+        "DeviceSerializer.get_primary_ip -> Device.primary_ip]\n"
+        "  select site (testapp.Site)"
+    ).replace("testapp.Site", "testapp.Warehouse")
+    (interfaces,) = [
+        relation
+        for relation in plan_for(DeviceSerializer).as_dict()["relations"]
+        if relation["lookup"] == "interfaces"
+    ]
+    assert interfaces["inferred_from"] == "inferred from DeviceSerializer.get_interface_count"
+
+
+class DeviceTypeSerializer(serializers.ModelSerializer):
+    display = serializers.CharField(source="__str__", read_only=True)
+
+    class Meta:
+        model = DeviceType
+        fields = ["id", "display"]
+
+
+class DeviceTypeListSerializer(serializers.ModelSerializer):
+    """``__str__`` as a source, and through a StringRelatedField."""
+
+    device_type = DeviceTypeSerializer(read_only=True)
+    type_name = serializers.StringRelatedField(source="device_type")
+
+    class Meta:
+        model = Device
+        fields = ["id", "device_type", "type_name"]
+
+
+def test_str_as_a_source_and_behind_a_string_related_field_is_followed(dcim):
+    plan = plan_for(DeviceTypeListSerializer)
+
+    data, count = optimized(DeviceTypeListSerializer, Device.objects.all())
+
+    assert data == render(DeviceTypeListSerializer, Device.objects.all())
+    assert count == plan.query_count == 1
+    assert plan.select_related == ("device_type__manufacturer",)
+    assert plan.warnings == ()
+
+
+class DeviceEnabledCountSerializer(serializers.ModelSerializer):
+    enabled_interfaces = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Device
+        fields = ["id", "enabled_interfaces"]
+
+    def get_enabled_interfaces(self, obj):
+        return obj.interfaces.filter(enabled=True).count()
+
+
+def test_a_filter_on_a_related_manager_is_not_inferred_and_says_what_to_write(dcim):
+    plan = plan_for(DeviceEnabledCountSerializer)
+
+    data, count = optimized(DeviceEnabledCountSerializer, Device.objects.all())
+
+    assert data == render(DeviceEnabledCountSerializer, Device.objects.all())
+    assert plan.relations == ()
+    assert count == 1 + Device.objects.count()
+    assert plan.warnings == (
+        "DeviceEnabledCountSerializer.enabled_interfaces: "
+        "DeviceEnabledCountSerializer.get_enabled_interfaces calls .filter() on interfaces, "
+        "a query of its own for each row that no prefetch serves; declare a "
+        "Prefetch(..., to_attr=...) in @hints(...) and read that attribute instead.",
+    )
+
+
+class HintedEnabledCountSerializer(serializers.ModelSerializer):
+    enabled_interfaces = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Device
+        fields = ["id", "enabled_interfaces"]
+
+    @hints(
+        prefetch_related=[
+            Prefetch("interfaces", Interface.objects.filter(enabled=True), to_attr="enabled")
+        ]
+    )
+    def get_enabled_interfaces(self, obj):
+        if hasattr(obj, "enabled"):
+            return len(obj.enabled)
+        return obj.interfaces.filter(enabled=True).count()
+
+
+def test_explicit_hints_replace_inference(dcim):
+    plan = plan_for(HintedEnabledCountSerializer)
+
+    data, count = optimized(HintedEnabledCountSerializer, Device.objects.all())
+
+    assert data == render(HintedEnabledCountSerializer, Device.objects.all())
+    assert count == plan.query_count == 2
+    (relation,) = plan.relations
+    assert (relation.to_attr, relation.origin) == ("enabled", None)
+
+
+class SilencedSerializer(serializers.ModelSerializer):
+    label = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Device
+        fields = ["id", "label"]
+
+    @hints()
+    def get_label(self, obj):
+        return obj.device_type.model
+
+
+def test_bare_hints_declare_that_nothing_is_read(dcim):
+    plan = plan_for(SilencedSerializer)
+
+    assert plan.relations == ()
+    assert plan.warnings == ()
+
+
+def helper(device):
+    return device.site.name
+
+
+class HandedSerializer(serializers.ModelSerializer):
+    where = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Device
+        fields = ["id", "where"]
+
+    def get_where(self, obj):
+        return helper(obj)
+
+
+def test_the_object_handed_to_other_code_stays_a_warning(dcim):
+    plan = plan_for(HandedSerializer)
+
+    assert plan.relations == ()
+    assert plan.warnings == (
+        "HandedSerializer.where: HandedSerializer.get_where hands the object to helper(), "
+        "which the planner does not follow; decorate the code with @hints(...) naming what "
+        "it reads.",
+    )
+    data, _ = optimized(HandedSerializer, Device.objects.all())
+    assert data == render(HandedSerializer, Device.objects.all())
+
+
+@pytest.mark.usefixtures("no_inference")
+def test_the_infer_setting_turns_inference_off():
+    plan = plan_for(DeviceSerializer)
+
+    assert [relation.attr for relation in plan.relations] == ["site"]
+    assert len(plan.warnings) == 5
+
+
+def test_inferred_relations_below_a_prefetch_join_inside_its_queryset(dcim):
+    class BayDeviceSerializer(serializers.ModelSerializer):
+        installed = serializers.SerializerMethodField()
+
+        class Meta:
+            model = DeviceBay
+            fields = ["id", "installed"]
+
+        def get_installed(self, bay):
+            child = bay.installed_device
+            return str(child) if child is not None else None
+
+    class DeviceBaysSerializer(serializers.ModelSerializer):
+        bays = BayDeviceSerializer(many=True, read_only=True)
+
+        class Meta:
+            model = Device
+            fields = ["id", "bays"]
+
+    plan = plan_for(DeviceBaysSerializer)
+
+    data, count = optimized(DeviceBaysSerializer, Device.objects.all())
+
+    assert data == render(DeviceBaysSerializer, Device.objects.all())
+    assert count == plan.query_count == 2
+    (bays,) = plan.relations
+    assert bays.kind is Kind.PREFETCH
+    assert [child.attr for child in bays.children] == ["installed_device"]
