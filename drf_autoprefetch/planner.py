@@ -336,7 +336,7 @@ class _Planner:
             owner = f"{target.model.__name__}.__str__"
             if declared is not None:
                 apply_hints(declared, target, walk, owner)
-            elif not text.__module__.startswith("django."):
+            elif not str(getattr(text, "__module__", "")).startswith("django."):
                 self.inferred(text, 0, target, walk, owner)
         self.custom_code(field, target, walk)
 
