@@ -25,10 +25,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import django
 from django.db import connections
+from django.db.models import Model
 from django.db.models.manager import BaseManager
 from rest_framework.serializers import BaseSerializer, ListSerializer, Serializer
 
 from drf_autoprefetch.exceptions import UnplannedQueryError
+from drf_autoprefetch.planner import serializer_model
+from drf_autoprefetch.suggest import hint_for_query
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet  # noqa: TID251 - types only
@@ -40,6 +43,10 @@ Q = TypeVar("Q", bound="QuerySet[Any]")
 
 #: The field path being serialized in strict mode; ``None`` when queries are allowed.
 _current_path: ContextVar[str | None] = ContextVar("drf_autoprefetch_strict_path", default=None)
+#: The model whose instance the field at ``_current_path`` renders, where known.
+_current_model: ContextVar[type[Model] | None] = ContextVar(
+    "drf_autoprefetch_strict_model", default=None
+)
 
 #: Instance attribute holding the serializer's own ``to_representation`` once enabled.
 _ROOT = "_autoprefetch_strict_original"
@@ -136,27 +143,30 @@ def _track(field: Field[Any, Any, Any, Any], path: str) -> None:
     get_attribute = field.get_attribute
     to_representation = field.to_representation
     nested = field if isinstance(field, BaseSerializer) else None
+    owner = serializer_model(type(field.parent)) if field.parent is not None else None
 
     def tracked_get_attribute(instance: Any) -> Any:
-        return _at(path, get_attribute, instance)
+        return _at(path, owner, get_attribute, instance)
 
     def tracked_to_representation(value: Any) -> Any:
         if nested is not None and _current_path.get() is not None:
             _track_fields(nested, path)
-        return _at(path, to_representation, value)
+        return _at(path, owner, to_representation, value)
 
     vars(field).update(
         get_attribute=tracked_get_attribute, to_representation=tracked_to_representation
     )
 
 
-def _at(path: str, function: Callable[[Any], Any], argument: Any) -> Any:
+def _at(path: str, owner: type[Model] | None, function: Callable[[Any], Any], argument: Any) -> Any:
     if _current_path.get() is None:  # used outside a strict rendering
         return function(argument)
     token = _current_path.set(path)
+    model_token = _current_model.set(owner)
     try:
         return function(argument)
     finally:
+        _current_model.reset(model_token)
         _current_path.reset(token)
 
 
@@ -180,7 +190,19 @@ def _refuse(
         return execute(sql, params, many, context)
     shown = f"{sql} (params {params!r})" if params else sql
     raise UnplannedQueryError(
-        f"{path} ran a query the prefetch plan did not foresee: {shown}. {_ADVICE}"
+        f"{path} ran a query the prefetch plan did not foresee: {shown}. "
+        f"{_advice(_current_model.get(), sql)}"
+    )
+
+
+def _advice(model: type[Model] | None, sql: str) -> str:
+    """What to write: the exact hint where the table is a relation of the field's model."""
+    hint = hint_for_query(model, sql)
+    if hint is None:
+        return _ADVICE
+    return (
+        f"{hint} on the code behind this field would plan it; or turn strict mode off for "
+        "this view with autoprefetch_strict = False."
     )
 
 

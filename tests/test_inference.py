@@ -330,3 +330,15 @@ def test_inferred_relations_below_a_prefetch_join_inside_its_queryset(dcim):
     (bays,) = plan.relations
     assert bays.kind is Kind.PREFETCH
     assert [child.attr for child in bays.children] == ["installed_device"]
+
+
+def test_a_query_is_matched_to_the_hint_that_would_plan_it():
+    from drf_autoprefetch.suggest import hint_for_query
+
+    joined = 'SELECT "testapp_manufacturer"."id" FROM "testapp_manufacturer" WHERE id = %s'
+    prefetched = "SELECT COUNT(*) FROM `testapp_interface` WHERE device_id = %s"
+
+    assert hint_for_query(Device, joined) == '@hints(select_related=["device_type__manufacturer"])'
+    assert hint_for_query(Device, prefetched) == '@hints(prefetch_related=["interfaces"])'
+    assert hint_for_query(Device, "SELECT 1") is None
+    assert hint_for_query(None, joined) is None

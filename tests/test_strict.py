@@ -35,9 +35,9 @@ STRICT = override_settings(DRF_AUTOPREFETCH={"STRICT": True, "INFER": False})
 
 REVIEW_COUNT_QUERY = (
     r"^BookUnhintedMethodSerializer\.review_count ran a query the prefetch plan did not "
-    r"foresee: SELECT COUNT\(\*\) .*\. Declare what it reads with @hints\(select_related=\.\.\., "
-    r"prefetch_related=\.\.\., annotate=\.\.\.\) or as a field the planner can follow, or "
-    r"turn strict mode off for this view with autoprefetch_strict = False\.$"
+    r"foresee: SELECT COUNT\(\*\) .*\. @hints\(prefetch_related=\[\"reviews\"\]\) on the code "
+    r"behind this field would plan it; or turn strict mode off for this view with "
+    r"autoprefetch_strict = False\.$"
 )
 
 
