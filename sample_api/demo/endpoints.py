@@ -18,7 +18,7 @@ from rest_framework.test import APIRequestFactory
 
 from chat.views import ChatRoomViewSet
 from library.views import AuthorViewSet, BookViewSet, PublisherViewSet
-from tickets.views import ActiveOrderViewSet, OrderViewSet
+from tickets.views import ActiveOrderViewSet, OrderReceiptViewSet, OrderViewSet
 
 __all__ = ["ENDPOINTS", "Endpoint", "fetch"]
 
@@ -45,6 +45,7 @@ ENDPOINTS = (
     Endpoint("publishers", PublisherViewSet),
     Endpoint("orders", OrderViewSet),
     Endpoint("orders-active", ActiveOrderViewSet),
+    Endpoint("receipts", OrderReceiptViewSet),
     Endpoint("rooms", ChatRoomViewSet),
 )
 

@@ -15,7 +15,7 @@ from library.views import (
     PublisherViewSet,
     recent_books,
 )
-from tickets.views import ActiveOrderViewSet, OrderViewSet
+from tickets.views import ActiveOrderViewSet, OrderReceiptViewSet, OrderViewSet
 
 router = DefaultRouter()
 router.register("books", BookViewSet)
@@ -23,6 +23,7 @@ router.register("authors", AuthorViewSet)
 router.register("publishers", PublisherViewSet)
 router.register("orders", OrderViewSet)
 router.register("orders-active", ActiveOrderViewSet, basename="active-order")
+router.register("receipts", OrderReceiptViewSet, basename="receipt")
 router.register("rooms", ChatRoomViewSet)
 
 urlpatterns = [

@@ -14,6 +14,7 @@ LIST_QUERIES = {
     "publishers": 3,  # COUNT, publisher, book_set
     "orders": 3,  # COUNT, order+customer, items+program
     "orders-active": 3,  # COUNT, order+customer, active prices+program
+    "receipts": 3,  # COUNT, order+customer, items+program: all read by methods
     "rooms": 4,  # COUNT, room+owner, participants, messages+author
 }
 

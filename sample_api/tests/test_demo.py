@@ -37,6 +37,8 @@ def test_demo_prints_the_plan_of_every_endpoint(output):
     assert "books/: BookViewSet -> BookSerializer\n" in output
     assert "orders-active/: ActiveOrderViewSet -> ActiveOrderSerializer\n" in output
     assert "active_prices" in output
+    assert "receipts/: OrderReceiptViewSet -> OrderReceiptSerializer\n" in output
+    assert "[inferred from OrderReceiptSerializer.get_lines]" in output
 
 
 def test_demo_table_has_every_endpoint_at_both_sizes(output):

@@ -34,6 +34,34 @@ class OrderSerializer(serializers.ModelSerializer):
         fields = ("id", "state", "customer", "items")
 
 
+class OrderReceiptSerializer(serializers.ModelSerializer):
+    """An order as a receipt: every value comes from code, planned with no hint.
+
+    The planner reads the methods: ``lines`` and ``total`` loop over ``items`` and
+    render each price's program (``Program.__str__``), so ``items`` is prefetched with
+    ``program`` joined inside; ``customer`` renders ``Customer.__str__``.
+    """
+
+    state = serializers.CharField(source="get_state_display")
+    customer = serializers.StringRelatedField()
+    lines = serializers.SerializerMethodField()
+    total = serializers.SerializerMethodField()
+    item_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Order
+        fields = ("id", "state", "customer", "lines", "total", "item_count")
+
+    def get_lines(self, order):
+        return [f"{price.program}: {price.amount}" for price in order.items.all()]
+
+    def get_total(self, order):
+        return str(sum(price.amount for price in order.items.all()))
+
+    def get_item_count(self, order):
+        return order.items.count()
+
+
 class ActiveOrderSerializer(serializers.ModelSerializer):
     """An order with only the prices valid today, read from ``Order.active_prices``."""
 

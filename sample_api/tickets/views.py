@@ -4,12 +4,19 @@ from rest_framework import viewsets
 
 from drf_autoprefetch import AutoPrefetchMixin
 from tickets.models import Order
-from tickets.serializers import ActiveOrderSerializer, OrderSerializer
+from tickets.serializers import ActiveOrderSerializer, OrderReceiptSerializer, OrderSerializer
 
 
 class OrderViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Order.objects.all()
     serializer_class = OrderSerializer
+
+
+class OrderReceiptViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+    """Orders as receipts: method fields the planner reads, with no hint."""
+
+    queryset = Order.objects.all()
+    serializer_class = OrderReceiptSerializer
 
 
 class ActiveOrderViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
