@@ -342,3 +342,74 @@ def test_a_query_is_matched_to_the_hint_that_would_plan_it():
     assert hint_for_query(Device, prefetched) == '@hints(prefetch_related=["interfaces"])'
     assert hint_for_query(Device, "SELECT 1") is None
     assert hint_for_query(None, joined) is None
+
+
+BADGES = {True: "success", False: "secondary"}
+
+
+class PrecisionSerializer(serializers.ModelSerializer):
+    """Code that looks like queries but is none, and a manager read for its class."""
+
+    badge = serializers.SerializerMethodField()
+    interface_model = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Interface
+        fields = ["id", "badge", "interface_model"]
+
+    def get_badge(self, interface):
+        return BADGES.get(interface.enabled)
+
+    def get_interface_model(self, interface):
+        return interface.device.interfaces.model.__name__
+
+
+def test_a_dict_get_and_a_managers_class_are_neither_queries_nor_loads(dcim):
+    plan = plan_for(PrecisionSerializer)
+
+    data, count = optimized(PrecisionSerializer, Interface.objects.all())
+
+    assert data == render(PrecisionSerializer, Interface.objects.all())
+    assert plan.warnings == ()
+    assert plan.select_related == ("device",)
+    assert plan.prefetches == ()
+    assert count == 1
+
+
+class SwappingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Interface
+        fields = ["id", "name"]
+
+    def to_representation(self, instance):
+        instance = type(instance).objects.get(pk=instance.pk)
+        return super().to_representation(instance)
+
+
+def test_code_rendering_another_object_than_it_is_given_is_a_warning(dcim):
+    assert plan_for(SwappingSerializer).warnings == (
+        "SwappingSerializer: SwappingSerializer.to_representation replaces the object it is "
+        "given with another one; what it reads from that one is not planned.",
+    )
+
+
+class TwoPathsSerializer(serializers.ModelSerializer):
+    where = serializers.CharField(source="location", read_only=True)
+    again = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Device
+        fields = ["id", "where", "again"]
+
+    def get_again(self, obj):
+        return obj.location
+
+
+def test_one_cause_met_by_two_fields_is_one_warning_naming_both(dcim):
+    assert plan_for(TwoPathsSerializer).warnings == (
+        "TwoPathsSerializer.again, TwoPathsSerializer.where: Device.location hands the object "
+        "to describe_site(), which the planner does not follow; decorate the code with "
+        "@hints(...) naming what it reads.",
+    )
+    data, _ = optimized(TwoPathsSerializer, Device.objects.all())
+    assert data == render(TwoPathsSerializer, Device.objects.all())

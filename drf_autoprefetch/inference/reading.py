@@ -14,9 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Access", "Reading", "read_function"]
+__all__ = ["ROWS", "Access", "Reading", "read_function"]
 
 Path = tuple[str, ...]
+
+#: In a path, the rows of the to-many relation before it (``obj.items.all()``, a loop
+#: over it): what follows is read from each row, not from the manager.
+ROWS = "*"
 
 #: Manager and QuerySet methods that run a query of their own: a prefetch does not
 #: serve them.
@@ -39,7 +43,6 @@ DEFEATING = frozenset(
         "iterator",
         "last",
         "latest",
-        "none",
         "only",
         "order_by",
         "prefetch_related",
@@ -62,11 +65,14 @@ _PLAIN_BUILTINS = frozenset(
         "all",
         "any",
         "bool",
+        "callable",
         "dict",
         "enumerate",
         "float",
         "frozenset",
         "hasattr",
+        "hash",
+        "id",
         "int",
         "isinstance",
         "len",
@@ -79,6 +85,7 @@ _PLAIN_BUILTINS = frozenset(
         "sorted",
         "sum",
         "tuple",
+        "type",
         "zip",
     }
 )
@@ -118,6 +125,8 @@ class Reading:
     #: Chains handed to code the reader does not follow: ``(path, callee)``; harmless
     #: where the chain ends on a column's value.
     handed: list[tuple[Path, str]] = field(default_factory=list)
+    #: Whether the parameter holding the object is bound to something else.
+    rebound: bool = False
 
 
 _cache: dict[tuple[Any, int], Reading | None] = {}
@@ -154,6 +163,10 @@ def _read(function: Any, subject: int) -> Reading | None:
     return reader.reading
 
 
+def _rows_of(path: Path) -> Path:
+    return path if path[-1:] == (ROWS,) else (*path, ROWS)
+
+
 def _is_super(node: ast.AST) -> bool:
     return (
         isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
@@ -164,6 +177,7 @@ class _Reader(ast.NodeVisitor):
     """Walks one function body, following names bound to chains from the subject."""
 
     def __init__(self, subject: str, lookup: Callable[[str], Any]) -> None:
+        self.subject = subject
         self.aliases: dict[str, Path] = {subject: ()}
         self.lookup = lookup
         self.reading = Reading()
@@ -203,8 +217,20 @@ class _Reader(ast.NodeVisitor):
             and node.func.attr == "all"
             and not node.args
         ):
-            return self.chain(node.func.value)
+            path = self.chain(node.func.value)
+            return None if path is None else _rows_of(path)
         return self.chain(node)
+
+    def bind(self, target: ast.AST, path: Path | None) -> None:
+        """Bind a name to a chain from the subject (or unbind it)."""
+        if not isinstance(target, ast.Name):
+            return
+        if target.id == self.subject and path is None:
+            self.reading.rebound = True
+        if path is None:
+            self.aliases.pop(target.id, None)
+        else:
+            self.aliases[target.id] = path
 
     def record(self, path: Path, how: str = "value") -> None:
         if path or how == "text":  # str(obj): the subject's own __str__
@@ -233,11 +259,7 @@ class _Reader(ast.NodeVisitor):
         self.visit(node.value)
         path = self.rows(node.value)
         for target in node.targets:
-            if isinstance(target, ast.Name):
-                if path is None:
-                    self.aliases.pop(target.id, None)
-                else:
-                    self.aliases[target.id] = path
+            self.bind(target, path)
 
     def visit_For(self, node: ast.For) -> None:
         self._bind_loop(node.target, node.iter)
@@ -263,12 +285,9 @@ class _Reader(ast.NodeVisitor):
         self.visit(iterable)
         path = self.rows(iterable)
         if path is not None:
+            path = _rows_of(path)
             self.record(path, "rows")
-        if isinstance(target, ast.Name):
-            if path is None:
-                self.aliases.pop(target.id, None)
-            else:
-                self.aliases[target.id] = path
+        self.bind(target, path)
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
@@ -333,7 +352,7 @@ class _Reader(ast.NodeVisitor):
             self._arguments(node, f"{name}()")
             return True
         self.record(path, "rows")
-        self.reading.nested.append(Nested(path, found))
+        self.reading.nested.append(Nested(tuple(name for name in path if name != ROWS), found))
         for keyword in node.keywords:
             self.visit(keyword.value)
         return True

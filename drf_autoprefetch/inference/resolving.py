@@ -16,12 +16,14 @@ from django.db.models import Model
 
 from drf_autoprefetch.inference.reading import (
     DEFEATING,
+    ROWS,
     Access,
     Path,
     Reading,
     read_function,
 )
 from drf_autoprefetch.modelinfo import display_column, model_attrs
+from drf_autoprefetch.tree import Kind
 
 __all__ = ["Inferred", "code_of", "infer"]
 
@@ -46,9 +48,12 @@ class Inferred:
 
 @dataclass(frozen=True)
 class _Step:
-    """Where the resolver stands: the owner chain for provenance, and what it follows."""
+    """Where the resolver stands: the owner chain for provenance, the code being read
+    (named in problems, so one cause reads the same wherever it is met), and what it
+    follows."""
 
     origin: str
+    owner: str
     prefix: Path = ()
     depth: int = 0
     stack: tuple[tuple[type, str], ...] = ()
@@ -61,7 +66,7 @@ def infer(model: type[Model], function: Any, subject: int, origin: str) -> Infer
     if reading is None:
         return None
     result = Inferred()
-    _resolve_reading(model, reading, result, _Step(origin))
+    _resolve_reading(model, reading, result, _Step(origin, origin))
     return result
 
 
@@ -69,16 +74,22 @@ def _resolve_reading(model: type[Model], reading: Reading, result: Inferred, ste
     for access in reading.accesses:
         _resolve(model, access, result, step)
     for path, method in reading.defeated:
-        _resolve(model, Access(path[:-1] if path else path), result, step)
-        where = ".".join(path) or "the object"
+        if not _is_related_manager(model, path):
+            continue  # a dict's .get(), a query on a class: not the rows of a relation
+        where = ".".join(name for name in path if name != ROWS)
         result.problems.append(
-            f"{step.origin} calls .{method}() on {where}, a query of its own for each row "
+            f"{step.owner} calls .{method}() on {where}, a query of its own for each row "
             "that no prefetch serves; declare a Prefetch(..., to_attr=...) in @hints(...) "
             "and read that attribute instead."
         )
     for path, callee in reading.handed:
         if _holds_object(model, path):
-            result.problems.append(_handed(step.origin, path, callee))
+            result.problems.append(_handed(step.owner, path, callee))
+    if reading.rebound:
+        result.problems.append(
+            f"{step.owner} replaces the object it is given with another one; what it reads "
+            "from that one is not planned."
+        )
     for nested in reading.nested:
         relation = _relation_path(model, nested.path)
         if relation is not None:
@@ -88,13 +99,18 @@ def _resolve_reading(model: type[Model], reading: Reading, result: Inferred, ste
 def _resolve(model: type[Model], access: Access, result: Inferred, step: _Step) -> None:
     current: type[Model] | None = model
     walked: Path = ()
-    for name in access.path:
+    names = access.path
+    for index, name in enumerate(names):
+        if name == ROWS:
+            continue  # each row of the relation just walked: the same model
         if current is None:  # past a generic foreign key: the target model is unknown
             return
         attr = model_attrs(current).get(name)
         if attr is not None:
             if attr.kind is None:
                 return  # a column: nothing to load
+            if attr.kind is Kind.PREFETCH and not _rows_read(names[index + 1 :], access.how):
+                return  # the manager itself (``obj.items.model``): no row is read
             walked = (*walked, name)
             result.load(step.prefix + walked, step.origin)
             current = attr.model
@@ -118,14 +134,16 @@ def _follow_member(
     function = code_of(member)
     if function is None or _framework_code(function):
         return
-    origin = f"{step.origin} -> {model.__name__}.{name}"
+    owner = f"{model.__name__}.{name}"
+    origin = f"{step.origin} -> {owner}"
     if step.depth >= MAX_DEPTH or (model, name) in step.stack:
         return  # followed deep enough, or already being followed
     reading = read_function(function, 0)
     if reading is None:
-        result.problems.append(f"{origin}: its source cannot be read.")
+        result.problems.append(f"{owner}: its source cannot be read.")
         return
-    inner = _Step(origin, step.prefix + walked, step.depth + 1, (*step.stack, (model, name)))
+    stack = (*step.stack, (model, name))
+    inner = _Step(origin, owner, step.prefix + walked, step.depth + 1, stack)
     _resolve_reading(model, reading, result, inner)
 
 
@@ -143,6 +161,26 @@ def code_of(member: Any) -> Any:
 def _framework_code(function: Any) -> bool:
     """Django's own model code (``Model.__str__``): nothing of the user's to follow."""
     return str(getattr(function, "__module__", "")).startswith("django.")
+
+
+def _rows_read(rest: Path, how: str) -> bool:
+    """Whether a to-many relation followed by ``rest`` in a chain has its rows read."""
+    if not rest:
+        return how == "rows"
+    return rest[0] == ROWS
+
+
+def _is_related_manager(model: type[Model], path: Path) -> bool:
+    """Whether ``path`` names the rows of a to-many relation (a related manager)."""
+    names = [name for name in path if name != ROWS]
+    current: type[Model] | None = model
+    kind = None
+    for name in names:
+        attr = model_attrs(current).get(name) if current is not None else None
+        if attr is None or attr.kind is None:
+            return False
+        kind, current = attr.kind, attr.model
+    return kind is Kind.PREFETCH
 
 
 def _handed(origin: str, path: Path, callee: str) -> str:
@@ -163,6 +201,8 @@ def _holds_object(model: type[Model], path: Path) -> bool:
     """Whether ``path`` from ``model`` may hold a model instance (not a column value)."""
     current: type[Model] | None = model
     for name in path:
+        if name == ROWS:
+            continue
         if current is None:
             return True
         attr = model_attrs(current).get(name)
@@ -178,6 +218,8 @@ def _relation_path(model: type[Model], path: Path) -> Path | None:
     """``path`` when every name in it is a relation (a nested serializer's rows)."""
     current: type[Model] | None = model
     for name in path:
+        if name == ROWS:
+            continue
         attr = model_attrs(current).get(name) if current is not None else None
         if attr is None or attr.kind is None:
             return None
