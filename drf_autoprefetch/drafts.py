@@ -44,11 +44,18 @@ class Warnings:
     """Warnings grouped by cause: one message, with every field path it affects."""
 
     paths: dict[str, list[str]] = field(default_factory=dict)
+    #: The ``@hints(...)`` line that would plan what a warning's code reads, where known.
+    hints: dict[str, str] = field(default_factory=dict)
 
-    def add(self, where: str, message: str) -> None:
+    def add(self, where: str, message: str, hint: str | None = None) -> None:
         paths = self.paths.setdefault(message, [])
         if where not in paths:
             paths.append(where)
+        if hint is not None:
+            self.hints.setdefault(message, hint)
+
+    def suggestions(self) -> tuple[tuple[str, str], ...]:
+        return tuple((self.text_of(message), hint) for message, hint in self.hints.items())
 
     def texts(self) -> tuple[str, ...]:
         return tuple(_text(paths, message) for message, paths in self.paths.items())

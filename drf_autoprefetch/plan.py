@@ -56,6 +56,9 @@ class Plan:
     columns: tuple[str, ...] = field(default=(), compare=False)
     #: The warnings by cause: each message with the field paths it affects.
     causes: tuple[tuple[str, tuple[str, ...]], ...] = field(default=(), compare=False)
+    #: ``(warning, hint)``: the ``@hints(...)`` line that would plan what a warning's code
+    #: reads, where the planner can tell (``prefetch_plans --suggest``).
+    suggestions: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @property
     def select_related(self) -> tuple[str, ...]:
@@ -106,6 +109,7 @@ class Plan:
             unresolved=union(self.unresolved, other.unresolved),
             columns=union(self.columns, other.columns),
             causes=union(self.causes, other.causes),
+            suggestions=union(self.suggestions, other.suggestions),
         )
 
     def provided(self, names: Container[str]) -> Plan:
@@ -119,6 +123,7 @@ class Plan:
             self,
             warnings=tuple(self.warnings[index] for index in kept),
             causes=tuple(self.causes[index] for index in kept if index < len(self.causes)),
+            suggestions=tuple(pair for pair in self.suggestions if pair[0] not in drop),
             unresolved=tuple(missing for missing in self.unresolved if missing not in found),
         )
 

@@ -37,6 +37,7 @@ from drf_autoprefetch.modelinfo import (
     relation_names,
 )
 from drf_autoprefetch.plan import Missing, Plan
+from drf_autoprefetch.suggest import hints_line
 
 __all__ = [
     "build_plan",
@@ -158,8 +159,8 @@ class _Planner:
         self.columns: list[str] = []
         self.dynamic = False
 
-    def warn(self, walk: Walk, message: str) -> None:
-        self.warnings.add(walk.where(), message)
+    def warn(self, walk: Walk, message: str, hint: str | None = None) -> None:
+        self.warnings.add(walk.where(), message, hint)
 
     # ------------------------------------------------------------- serializers
 
@@ -205,10 +206,11 @@ class _Planner:
         if declared is not None:
             return
         code = getattr(cls, "to_representation", None)
-        if isinstance(field, serializers.ListSerializer) or not self.inferred(
-            code, 1, target, walk, owner
-        ):
+        if isinstance(field, serializers.ListSerializer):
             self.warn(walk, _custom_code_warning(field, owner))
+        elif not self.inferred(code, 1, target, walk, owner):
+            hint = self.suggestion(target.model, code, 1, owner)
+            self.warn(walk, _custom_code_warning(field, owner), hint)
 
     def inferred(self, function: Any, subject: int, draft: Draft, walk: Walk, owner: str) -> bool:
         """Plan what ``function`` reads from its parameter ``subject`` (an instance of
@@ -227,8 +229,19 @@ class _Planner:
         for path, serializer_class in found.nested:
             self._nested_inferred(draft, path, serializer_class, walk)
         for problem in found.problems:
-            self.warn(walk, problem)
+            self.warn(walk, problem, found.hints.get(problem))
         return True
+
+    @staticmethod
+    def suggestion(model: Any, function: Any, subject: int, owner: str) -> str | None:
+        """The ``@hints(...)`` line declaring what ``function`` reads, as far as reading
+        its source tells (whatever ``INFER`` says), for ``prefetch_plans --suggest``."""
+        if model is None or function is None:
+            return None
+        found = infer(model, function, subject, owner)
+        if found is None:
+            return None
+        return f"{hints_line(model, list(found.paths))} on {owner}"
 
     def _load_inferred(self, draft: Draft, path: str, origin: str) -> None:
         current = draft
@@ -345,16 +358,16 @@ class _Planner:
         method = getattr(owner_class, field.method_name, None)
         declared = get_hints(method)
         owner = f"{_defining_class(owner_class, field.method_name)}.{field.method_name}"
-        if declared is None and method is not None:
-            raw = inspect.getattr_static(owner_class, field.method_name, None)
-            subject = 0 if isinstance(raw, staticmethod) else 1
-            if self.inferred(method, subject, draft, walk, owner):
-                return
+        raw = inspect.getattr_static(owner_class, field.method_name, None)
+        subject = 0 if isinstance(raw, staticmethod) else 1
+        if declared is None and self.inferred(method, subject, draft, walk, owner):
+            return
         if declared is None:
             self.warn(
                 walk,
                 f"method field {owner}() has no hints; decorate it with @hints(...) naming "
                 "what it reads, or the queries it runs, if any, run once per row.",
+                self.suggestion(draft.model, method, subject, owner),
             )
             return
         apply_hints(declared, draft, walk, owner)
@@ -429,6 +442,7 @@ class _Planner:
                 walk,
                 f"{owner} is {_member_kind(member)} the planner cannot see into; decorate "
                 "it with @hints(...) naming what it reads.",
+                self.suggestion(model, _code_of(member), 0, owner),
             )
             return None
         apply_hints(declared, draft, walk, owner)
@@ -558,6 +572,7 @@ def build_plan(serializer: serializers.BaseSerializer[Any]) -> tuple[Plan, bool]
         annotation_items=tuple(sorted(root.annotations.items())),
         warnings=planner.warnings.texts(),
         causes=planner.warnings.causes(),
+        suggestions=planner.warnings.suggestions(),
         unresolved=tuple(planner.resolved_missing()),
         columns=tuple(dict.fromkeys(planner.columns)),
     )

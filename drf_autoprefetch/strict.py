@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import django
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from django.db.models import QuerySet  # noqa: TID251 - types only
     from rest_framework.fields import Field
 
-__all__ = ["disable", "enable", "fetch_strictly", "is_enabled"]
+__all__ = ["Unplanned", "disable", "enable", "fetch_strictly", "is_enabled", "recording"]
 
 Q = TypeVar("Q", bound="QuerySet[Any]")
 
@@ -47,6 +48,33 @@ _current_path: ContextVar[str | None] = ContextVar("drf_autoprefetch_strict_path
 _current_model: ContextVar[type[Model] | None] = ContextVar(
     "drf_autoprefetch_strict_model", default=None
 )
+
+#: Where queries are recorded instead of refused (for the testing helper), if anywhere.
+_recorder: ContextVar[list[Unplanned] | None] = ContextVar(
+    "drf_autoprefetch_strict_recorder", default=None
+)
+
+
+@dataclass(frozen=True)
+class Unplanned:
+    """A query a strict rendering caught: the field path that ran it, its SQL, and the
+    ``@hints(...)`` line that would plan it, where one is found."""
+
+    path: str
+    sql: str
+    hint: str | None
+
+
+@contextmanager
+def recording() -> Iterator[list[Unplanned]]:
+    """Inside, strict renderings let the queries they would refuse run, and record them."""
+    found: list[Unplanned] = []
+    token = _recorder.set(found)
+    try:
+        yield found
+    finally:
+        _recorder.reset(token)
+
 
 #: Instance attribute holding the serializer's own ``to_representation`` once enabled.
 _ROOT = "_autoprefetch_strict_original"
@@ -187,6 +215,10 @@ def _refuse(
 ) -> Any:
     path = _current_path.get()
     if path is None:
+        return execute(sql, params, many, context)
+    recorder = _recorder.get()
+    if recorder is not None:
+        recorder.append(Unplanned(path, sql, hint_for_query(_current_model.get(), sql)))
         return execute(sql, params, many, context)
     shown = f"{sql} (params {params!r})" if params else sql
     raise UnplannedQueryError(

@@ -10,7 +10,7 @@ from django.db.models import Model
 from drf_autoprefetch.modelinfo import model_attrs
 from drf_autoprefetch.tree import Kind
 
-__all__ = ["hint_for_query"]
+__all__ = ["hint_for_query", "hints_line"]
 
 #: The first table a query reads from, quoted or not.
 _FROM = re.compile(r"\bFROM\s+[`\"\[]?(\w+)", re.IGNORECASE)
@@ -54,3 +54,34 @@ def _path_to(model: type[Model], table: str) -> tuple[str, bool] | None:
                 seen.add(target)
                 queue.append((target, *step))
     return None
+
+
+def hints_line(model: type[Model], paths: list[str]) -> str:
+    """``@hints(...)`` declaring ``paths`` (lookup paths from ``model``), longest only."""
+    longest = [path for path in paths if not any(o.startswith(f"{path}__") for o in paths)]
+    select: list[str] = []
+    prefetch: list[str] = []
+    for path in longest:
+        (prefetch if _crosses_to_many(model, path) else select).append(path)
+    parts = []
+    if select:
+        parts.append(f"select_related={_listed(select)}")
+    if prefetch:
+        parts.append(f"prefetch_related={_listed(prefetch)}")
+    return f"@hints({', '.join(parts)})"
+
+
+def _crosses_to_many(model: type[Model], path: str) -> bool:
+    current: type[Model] | None = model
+    for name in path.split("__"):
+        attr = model_attrs(current).get(name) if current is not None else None
+        if attr is None:
+            return True
+        if attr.kind is not Kind.JOIN:
+            return True
+        current = attr.model
+    return False
+
+
+def _listed(paths: list[str]) -> str:
+    return "[" + ", ".join(f'"{path}"' for path in paths) + "]"

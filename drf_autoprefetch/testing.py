@@ -37,6 +37,8 @@ class _Run:
     data: Any
     rows: list[Model]
     queries: list[str]
+    #: Queries run while the rows were rendered, with the field path that ran each.
+    unplanned: list[strict.Unplanned]
 
     @property
     def count(self) -> int:
@@ -81,7 +83,7 @@ def assert_optimized(
     if len(full.rows) >= 2:
         problems.extend(_check_half(serializer_class, plan, queryset, context, full, predicted))
     if problems:
-        raise AssertionError(_message(serializer_class, problems, full))
+        raise AssertionError(_message(serializer_class, problems, full, plan))
     return full.count
 
 
@@ -107,11 +109,16 @@ def _run_optimized(
     context: Mapping[str, Any] | None,
 ) -> _Run:
     serializer = serializer_class(plan.apply(queryset), many=True, context=_context(context))
-    strict.disable(serializer)  # this helper reports every query itself
-    with CaptureQueriesContext(connections[queryset.db]) as captured:
+    strict.disable(serializer)  # this helper reports every query itself:
+    strict.enable(serializer)  # strict tracking, recording what it would refuse
+    with (
+        strict.recording() as unplanned,
+        CaptureQueriesContext(connections[queryset.db]) as captured,
+    ):
         data = _as_json(serializer.data)
     rows = list(serializer.instance) if serializer.instance is not None else []
-    return _Run(data, rows, [query["sql"] for query in captured.captured_queries])
+    queries = [query["sql"] for query in captured.captured_queries]
+    return _Run(data, rows, queries, unplanned)
 
 
 def _check_half(
@@ -205,13 +212,31 @@ def _diff(expected: Any, actual: Any) -> str:
     return "\n".join(lines)
 
 
-def _message(serializer_class: type[Any], problems: list[str], full: _Run) -> str:
+def _message(serializer_class: type[Any], problems: list[str], full: _Run, plan: Plan) -> str:
     queries = "\n".join(f"  {number}. {sql}" for number, sql in enumerate(full.queries, 1))
-    return "\n".join(
-        [
-            f"{serializer_class.__name__} is not rendered optimized:",
-            *(f"- {problem}" for problem in problems),
-            f"Queries of the optimized rendering ({full.count}):",
-            queries or "  (none)",
-        ]
-    )
+    lines = [
+        f"{serializer_class.__name__} is not rendered optimized:",
+        *(f"- {problem}" for problem in problems),
+        f"Queries of the optimized rendering ({full.count}):",
+        queries or "  (none)",
+    ]
+    if full.unplanned:
+        lines.append("Queries the plan did not foresee, by the field that ran them:")
+        lines.extend(_unplanned_lines(full.unplanned))
+    if plan.warnings:
+        lines.append("The plan's warnings:")
+        lines.extend(f"  ! {warning}" for warning in plan.warnings)
+    return "\n".join(lines)
+
+
+def _unplanned_lines(unplanned: Iterable[strict.Unplanned]) -> list[str]:
+    """One line per field and query shape: how often it ran, and the hint that plans it."""
+    counted: dict[tuple[str, str, str | None], int] = {}
+    for query in unplanned:
+        key = (query.path, query.sql, query.hint)
+        counted[key] = counted.get(key, 0) + 1
+    lines = []
+    for (path, sql, hint), times in counted.items():
+        line = f"  {path} ({times}x): {sql}"
+        lines.append(f"{line}\n    add {hint} to the code behind {path}" if hint else line)
+    return lines

@@ -413,3 +413,79 @@ def test_one_cause_met_by_two_fields_is_one_warning_naming_both(dcim):
     )
     data, _ = optimized(TwoPathsSerializer, Device.objects.all())
     assert data == render(TwoPathsSerializer, Device.objects.all())
+
+
+# ------------------------------------------------------------- record and suggest
+
+
+def _suggested(*targets):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("prefetch_plans", *targets, "--suggest", stdout=out)
+    return out.getvalue()
+
+
+def test_prefetch_plans_suggests_a_prefetch_for_a_filtered_related_manager():
+    output = _suggested("tests.test_inference.DeviceEnabledCountSerializer")
+
+    assert (
+        "    suggest for DeviceEnabledCountSerializer.enabled_interfaces: "
+        '@hints(prefetch_related=[Prefetch("interfaces", queryset=Interface.objects.filter(...)'
+        ', to_attr="interfaces_filter")]) on DeviceEnabledCountSerializer.get_enabled_interfaces'
+    ) in output.splitlines()
+
+
+@pytest.mark.usefixtures("no_inference")
+def test_prefetch_plans_suggests_what_the_code_reads_when_inference_is_off():
+    output = _suggested("tests.test_inference.DeviceSerializer").splitlines()
+
+    assert (
+        "    suggest for DeviceSerializer.display: "
+        '@hints(select_related=["device_type__manufacturer"]) on DeviceSerializer.get_display'
+    ) in output
+    assert (
+        "    suggest for DeviceSerializer.interfaces: "
+        '@hints(prefetch_related=["interfaces"]) on DeviceSerializer.get_interfaces'
+    ) in output
+
+
+def test_prefetch_plans_says_when_it_has_no_suggestion():
+    output = _suggested("tests.test_inference.HandedSerializer").splitlines()
+
+    assert "    no suggestion for HandedSerializer.where" in output
+
+
+def test_assert_optimized_names_the_field_of_each_extra_query_and_its_hint(dcim):
+    from drf_autoprefetch.testing import assert_optimized
+
+    with pytest.raises(AssertionError) as excinfo:
+        assert_optimized(DeviceEnabledCountSerializer, Device.objects.all())
+
+    message = str(excinfo.value)
+    assert "Queries the plan did not foresee, by the field that ran them:\n" in message
+    assert (
+        '  DeviceEnabledCountSerializer.enabled_interfaces (8x): SELECT COUNT(*) AS "__count" FROM '
+    ) in message
+    assert (
+        '    add @hints(prefetch_related=["interfaces"]) to the code behind '
+        "DeviceEnabledCountSerializer.enabled_interfaces"
+    ) in message
+    assert "The plan's warnings:\n  ! DeviceEnabledCountSerializer.enabled_interfaces: " in message
+
+
+def test_prefetch_plans_json_carries_the_suggestions_with_suggest():
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    target = "tests.test_inference.DeviceEnabledCountSerializer"
+    call_command("prefetch_plans", target, "--suggest", "--format", "json", stdout=out)
+
+    (entry,) = json.loads(out.getvalue())
+    (suggestion,) = entry["suggestions"]
+    assert suggestion["warning"] == entry["plan"]["warnings"][0]
+    assert suggestion["hint"].startswith('@hints(prefetch_related=[Prefetch("interfaces", ')

@@ -130,7 +130,17 @@ def test_query_per_row_fails_with_counts_and_sql(world):
     assert lines[3] == "Queries of the optimized rendering (5):"
     assert re.fullmatch(r"  1\. SELECT .*book.*", lines[4])
     assert all(re.fullmatch(rf"  {n}\. SELECT COUNT\(\*\) .*", lines[3 + n]) for n in (2, 3, 4, 5))
-    assert len(lines) == 9
+    assert lines[9] == "Queries the plan did not foresee, by the field that ran them:"
+    assert re.fullmatch(
+        r"  BookUnhintedMethodSerializer\.review_count \(4x\): SELECT COUNT\(\*\) .*", lines[10]
+    )
+    assert lines[11] == (
+        '    add @hints(prefetch_related=["reviews"]) to the code behind '
+        "BookUnhintedMethodSerializer.review_count"
+    )
+    assert lines[12] == "The plan's warnings:"
+    assert lines[13].startswith("  ! BookUnhintedMethodSerializer.review_count: method field ")
+    assert len(lines) == 14
 
 
 def test_changed_data_fails_with_a_diff(world):

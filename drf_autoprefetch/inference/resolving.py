@@ -41,6 +41,8 @@ class Inferred:
     nested: list[tuple[str, type]] = field(default_factory=list)
     #: What stays unoptimized and why; empty when the code is fully understood.
     problems: list[str] = field(default_factory=list)
+    #: For some problems, the ``@hints(...)`` line that would plan what they read.
+    hints: dict[str, str] = field(default_factory=dict)
 
     def load(self, path: Path, origin: str) -> None:
         self.paths.setdefault("__".join(path), origin)
@@ -74,13 +76,20 @@ def _resolve_reading(model: type[Model], reading: Reading, result: Inferred, ste
     for access in reading.accesses:
         _resolve(model, access, result, step)
     for path, method in reading.defeated:
-        if not _is_related_manager(model, path):
+        target = _related_manager(model, path)
+        if target is None:
             continue  # a dict's .get(), a query on a class: not the rows of a relation
-        where = ".".join(name for name in path if name != ROWS)
-        result.problems.append(
-            f"{step.owner} calls .{method}() on {where}, a query of its own for each row "
-            "that no prefetch serves; declare a Prefetch(..., to_attr=...) in @hints(...) "
-            "and read that attribute instead."
+        names = [name for name in path if name != ROWS]
+        problem = (
+            f"{step.owner} calls .{method}() on {'.'.join(names)}, a query of its own for "
+            "each row that no prefetch serves; declare a Prefetch(..., to_attr=...) in "
+            "@hints(...) and read that attribute instead."
+        )
+        result.problems.append(problem)
+        result.hints[problem] = (
+            f'@hints(prefetch_related=[Prefetch("{"__".join(names)}", '
+            f'queryset={target.__name__}.objects.{method}(...), to_attr="{names[-1]}_{method}")'
+            f"]) on {step.owner}"
         )
     for path, callee in reading.handed:
         if _holds_object(model, path):
@@ -170,17 +179,17 @@ def _rows_read(rest: Path, how: str) -> bool:
     return rest[0] == ROWS
 
 
-def _is_related_manager(model: type[Model], path: Path) -> bool:
-    """Whether ``path`` names the rows of a to-many relation (a related manager)."""
+def _related_manager(model: type[Model], path: Path) -> type[Model] | None:
+    """The model of the rows ``path`` names, when it names a to-many relation's rows."""
     names = [name for name in path if name != ROWS]
     current: type[Model] | None = model
     kind = None
     for name in names:
         attr = model_attrs(current).get(name) if current is not None else None
         if attr is None or attr.kind is None:
-            return False
+            return None
         kind, current = attr.kind, attr.model
-    return kind is Kind.PREFETCH
+    return current if kind is Kind.PREFETCH else None
 
 
 def _handed(origin: str, path: Path, callee: str) -> str:

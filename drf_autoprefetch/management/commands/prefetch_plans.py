@@ -29,6 +29,17 @@ EXPECTED = (
 )
 
 
+def _suggestion_lines(plan: Plan) -> list[str]:
+    """For each warning, the ``@hints(...)`` to add, where the planner can tell."""
+    hints = dict(plan.suggestions)
+    lines = []
+    for warning in plan.warnings:
+        hint = hints.get(warning)
+        where = warning.split(": ", 1)[0]
+        lines.append(f"  suggest for {where}: {hint}" if hint else f"  no suggestion for {where}")
+    return lines
+
+
 @dataclass(frozen=True)
 class Entry:
     """One target with its plan, or with the reason it could not be planned."""
@@ -59,15 +70,17 @@ class Entry:
         count = self.plan.query_count
         return f"{where} ({count} {'query' if count == 1 else 'queries'})"
 
-    def as_text(self) -> str:
+    def as_text(self, *, suggest: bool = False) -> str:
         errors = (self.not_applied, self.error)
         lines = [f"error: {error}" for error in errors if error is not None]
         if self.plan is not None:
             lines.append(str(self.plan))
+            if suggest:
+                lines.extend(_suggestion_lines(self.plan))
         body = "\n".join(lines)
         return f"{self.header()}\n{textwrap.indent(body, '  ')}"
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, *, suggest: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {
             "target": self.target.target,
             "action": self.target.action,
@@ -75,6 +88,10 @@ class Entry:
         }
         if self.plan is not None:
             data["plan"] = self.plan.as_dict()
+            if suggest:
+                data["suggestions"] = [
+                    {"warning": warning, "hint": hint} for warning, hint in self.plan.suggestions
+                ]
         else:
             data["error"] = self.error
         if self.not_applied is not None:
@@ -147,6 +164,11 @@ class Command(BaseCommand):
             action="store_true",
             help="Exit with status 1 when any plan has warnings or could not be built.",
         )
+        parser.add_argument(
+            "--suggest",
+            action="store_true",
+            help="Print, under each warning, the @hints(...) that would plan what it reads.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         paths: list[str] = options["targets"]
@@ -155,10 +177,12 @@ class Command(BaseCommand):
         else:
             targets = discover()
         entries = self.plan_all(targets)
+        suggest = options["suggest"]
         if options["format"] == "json":
-            self.stdout.write(json.dumps([entry.as_dict() for entry in entries], indent=2))
+            data = [entry.as_dict(suggest=suggest) for entry in entries]
+            self.stdout.write(json.dumps(data, indent=2))
         elif entries:
-            self.stdout.write("\n\n".join(entry.as_text() for entry in entries))
+            self.stdout.write("\n\n".join(entry.as_text(suggest=suggest) for entry in entries))
         else:
             self.stdout.write("Nothing to plan: no generic view and no @auto_prefetch serializer.")
         if options["check"]:
