@@ -36,6 +36,11 @@ class Price(models.Model):
     def __str__(self) -> str:
         return f"{self.amount} from {self.from_date} to {self.to_date}"
 
+    @property
+    def line(self) -> str:
+        """A receipt line: the program's name and the amount."""
+        return f"{self.program}: {self.amount}"
+
 
 class Customer(models.Model):
     name = models.CharField(max_length=100)

@@ -37,9 +37,9 @@ class OrderSerializer(serializers.ModelSerializer):
 class OrderReceiptSerializer(serializers.ModelSerializer):
     """An order as a receipt: every value comes from code, planned with no hint.
 
-    The planner reads the methods: ``lines`` and ``total`` loop over ``items`` and
-    render each price's program (``Program.__str__``), so ``items`` is prefetched with
-    ``program`` joined inside; ``customer`` renders ``Customer.__str__``.
+    The planner reads the methods: ``lines`` and ``total`` loop over ``items``, and each
+    price's ``line`` property renders its program (``Program.__str__``), so ``items`` is
+    prefetched with ``program`` joined inside; ``customer`` renders ``Customer.__str__``.
     """
 
     state = serializers.CharField(source="get_state_display")
@@ -53,7 +53,7 @@ class OrderReceiptSerializer(serializers.ModelSerializer):
         fields = ("id", "state", "customer", "lines", "total", "item_count")
 
     def get_lines(self, order):
-        return [f"{price.program}: {price.amount}" for price in order.items.all()]
+        return [price.line for price in order.items.all()]
 
     def get_total(self, order):
         return str(sum(price.amount for price in order.items.all()))
