@@ -489,3 +489,29 @@ def test_prefetch_plans_json_carries_the_suggestions_with_suggest():
     (suggestion,) = entry["suggestions"]
     assert suggestion["warning"] == entry["plan"]["warnings"][0]
     assert suggestion["hint"].startswith('@hints(prefetch_related=[Prefetch("interfaces", ')
+
+
+class DeviceTerminationsSerializer(serializers.ModelSerializer):
+    """A nested list read from a property (NetBox's cable terminations read this way)."""
+
+    enabled_interfaces = InterfaceSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Device
+        fields = ["id", "enabled_interfaces"]
+
+
+def test_a_property_building_related_rows_is_read_and_its_relation_prefetched(dcim):
+    plan = plan_for(DeviceTerminationsSerializer)
+
+    data, count = optimized(DeviceTerminationsSerializer, Device.objects.all())
+
+    assert data == render(DeviceTerminationsSerializer, Device.objects.all())
+    assert count == plan.query_count == 2
+    (relation,) = plan.relations
+    assert relation.origin == "inferred from Device.enabled_interfaces"
+    assert plan.warnings == (
+        "DeviceTerminationsSerializer.enabled_interfaces: the nested serializer reads what "
+        "Device.enabled_interfaces returns; its relations are not optimized. Declare a "
+        "Prefetch with to_attr='enabled_interfaces' in its hints to plan them.",
+    )

@@ -500,6 +500,11 @@ class Device(models.Model):
             return None
 
     @property
+    def enabled_interfaces(self):
+        """Like NetBox's cable terminations: a list of related rows built in Python."""
+        return [interface for interface in self.interfaces.all() if interface.enabled]
+
+    @property
     def location(self):
         """Reads through a helper the planner does not follow."""
         return describe_site(self)
