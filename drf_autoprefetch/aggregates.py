@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist, FieldError
 from django.db.models import F, Model, OuterRef, Q, Subquery, Value
 from django.db.models.aggregates import Aggregate
 from django.db.models.functions import Coalesce
@@ -48,11 +49,23 @@ def correlated(model: type[Model], expression: Any) -> Any:
         .annotate(**{_VALUE: inner})
         .values(_VALUE)
     )
-    subquery = Subquery(rows, output_field=expression.output_field)
+    output = _declared_output(expression)
+    subquery = Subquery(rows, output_field=output) if output is not None else Subquery(rows)
     fallback = _fallback(expression)
     if fallback is None:
         return subquery
-    return Coalesce(subquery, Value(fallback), output_field=expression.output_field)
+    if output is None:
+        return Coalesce(subquery, Value(fallback))
+    return Coalesce(subquery, Value(fallback), output_field=output)
+
+
+def _declared_output(expression: Any) -> Any:
+    """The aggregate's output field where it is known before resolving (``Count``'s, or
+    one given explicitly); otherwise Django infers it from the subquery."""
+    try:
+        return expression.output_field
+    except (AttributeError, FieldError):
+        return None
 
 
 def _parts(model: type[Model], expression: Any) -> tuple[type[Model], str, str, Any] | None:
@@ -68,15 +81,18 @@ def _parts(model: type[Model], expression: Any) -> tuple[type[Model], str, str, 
     if relation is None:
         return None
     related, back = relation
+    rest = rest or "pk"
+    if rest.split("__")[0] == back:
+        return None  # back through the same relation: its join would be reused
     condition = expression.filter
     if condition is not None:
         # Django 6 wraps the Q object (``AggregateFilter(condition)``).
         wrapped = getattr(condition, "condition", None)
-        below = _below(condition if wrapped is None else wrapped, first)
+        below = _below(condition if wrapped is None else wrapped, first, related, back)
         if below is None:
             return None
         condition = below if wrapped is None else type(condition)(below)
-    return related, back, rest or "pk", condition
+    return related, back, rest, condition
 
 
 def _to_many(model: type[Model], name: str) -> tuple[type[Model], str] | None:
@@ -101,30 +117,46 @@ def _to_many(model: type[Model], name: str) -> tuple[type[Model], str] | None:
     return None  # a custom relation field (e.g. django-taggit's manager)
 
 
-def _below(condition: Any, prefix: str) -> Q | None:
-    """``condition`` with every lookup rooted below ``prefix``, or ``None`` if it reads
-    anything else (another relation, or an expression of the outer row)."""
+def _below(condition: Any, prefix: str, related: type[Model], back: str) -> Q | None:
+    """``condition`` with every lookup rooted below ``prefix`` (in ``related``), or
+    ``None`` if it reads anything else (another relation, an expression of the outer
+    row, the relation back to the outer row)."""
     if not isinstance(condition, Q):
         return None
     children: list[Any] = []
     child: Any
     for child in condition.children:
         if isinstance(child, Q):
-            below = _below(child, prefix)
+            below = _below(child, prefix, related, back)
             if below is None:
                 return None
             children.append(below)
             continue
+        if not (isinstance(child, tuple) and len(child) == 2):
+            return None  # an expression as a condition
         key, value = child
         if hasattr(value, "resolve_expression"):
             return None
         head, _, tail = key.partition("__")
         if head != prefix:
             return None
-        children.append((tail or "pk", value))
+        first = tail.split("__")[0]
+        if first == back:
+            return None
+        if not _is_field(related, first):  # reviews__isnull: a lookup on the rows' key
+            tail = f"pk__{tail}" if tail else "pk"
+        children.append((tail, value))
     rewritten = copy.copy(condition)
     rewritten.children = children
     return rewritten
+
+
+def _is_field(model: type[Model], name: str) -> bool:
+    try:
+        model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return name == "pk"
+    return True
 
 
 def _fallback(expression: Any) -> Any:

@@ -272,7 +272,8 @@ def _keep_default_ordering(queryset: QuerySet[Any], expressions: Iterable[Any]) 
         return queryset
     if not any(getattr(expression, "contains_aggregate", False) for expression in expressions):
         return queryset
-    ordered: QuerySet[Any] = queryset.order_by(*ordering)
+    ordered: QuerySet[Any] = queryset._chain()  # type: ignore[attr-defined]
+    ordered.query.add_ordering(*ordering)  # order_by() refuses a sliced query
     return ordered
 
 
@@ -286,7 +287,10 @@ def _merge(existing: list[Lookup], specs: Iterable[_Spec]) -> list[Lookup]:
             user = existing[index]
             assert isinstance(user, Prefetch)
             assert user.queryset is not None
-            merged = _apply(user.queryset, spec.relation.children, spec.relation.annotations)
+            # A sliced queryset of the user's takes no aggregate: Django filters it per row.
+            sliced = user.queryset.query.is_sliced
+            annotations = () if sliced else spec.relation.annotations
+            merged = _apply(user.queryset, spec.relation.children, annotations)
             existing[index] = Prefetch(
                 user.prefetch_through, queryset=batched(merged), to_attr=user.to_attr
             )

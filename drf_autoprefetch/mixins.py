@@ -9,7 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Model, QuerySet
-from rest_framework.mixins import DestroyModelMixin
+from rest_framework.mixins import (
+    DestroyModelMixin,
+    ListModelMixin,
+    RetrieveModelMixin,
+    UpdateModelMixin,
+)
 from rest_framework.serializers import BaseSerializer, Serializer
 
 from drf_autoprefetch import strict
@@ -29,6 +34,11 @@ __all__ = ["AutoPrefetchMixin", "applies_plan"]
 GetQueryset = Callable[..., Any]
 
 logger = logging.getLogger(__name__)
+
+#: Viewset actions that render the one row ``get_object()`` reads.
+_DETAIL_ACTIONS = frozenset({"retrieve", "update", "partial_update", "destroy"})
+#: Generic views that render one row, unless they list too.
+_DETAIL_VIEWS = (RetrieveModelMixin, UpdateModelMixin, DestroyModelMixin)
 
 #: Holds the serializer class while the outermost ``get_queryset()`` applies its plan.
 _SERIALIZER = "_autoprefetch_serializer_class"
@@ -193,11 +203,15 @@ class AutoPrefetchMixin:
         return found
 
     def _names_one_row(self) -> bool:
-        """Whether the URL names one row (a detail view): ``get_object()`` filters the
-        queryset down to it, so rows the view already read get no plan of their own."""
+        """Whether the request renders the one row ``get_object()`` reads (a detail
+        action): rows the view already read then get no plan of their own."""
         view: Any = self
-        lookup = getattr(view, "lookup_url_kwarg", None) or getattr(view, "lookup_field", "pk")
-        return lookup in (getattr(view, "kwargs", None) or {})
+        action = getattr(view, "action", None)
+        if action is not None:
+            return bool(getattr(getattr(view, action, None), "detail", False)) or (
+                action in _DETAIL_ACTIONS
+            )
+        return isinstance(view, _DETAIL_VIEWS) and not isinstance(view, ListModelMixin)
 
     def _renders_no_rows(self) -> bool:
         """Whether this request renders nothing: the ``destroy`` action, or a ``DELETE``

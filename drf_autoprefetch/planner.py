@@ -158,6 +158,9 @@ class _Planner:
         self.unresolved: list[Missing] = []
         self.columns: list[str] = []
         self.dynamic = False
+        #: Inside a serializer that code builds (found by inference): a source naming
+        #: nothing is never an error there, whatever the field says.
+        self.lenient = False
 
     def warn(self, walk: Walk, message: str, hint: str | None = None) -> None:
         self.warnings.add(walk.where(), message, hint)
@@ -239,8 +242,8 @@ class _Planner:
         if model is None or function is None:
             return None
         found = infer(model, function, subject, owner)
-        if found is None:
-            return None
+        if found is None or found.problems:
+            return None  # code that queries, or is not followed: no hint would cover it
         return f"{hints_line(model, list(found.paths))} on {owner}"
 
     def _load_inferred(self, draft: Draft, path: str, origin: str) -> None:
@@ -255,12 +258,18 @@ class _Planner:
         target = draft
         for name in path.split("__") if path else ():
             target = target.children[name]
+        where = walk.enter(path.replace("__", ".")) if path else walk
+        lenient, self.lenient = self.lenient, True
         try:
-            nested = serializer_class(context={})
-        except Exception:
-            self.warn(walk, f"{serializer_class.__name__}, built in code, cannot be planned.")
-            return
-        self.serializer(nested, target, walk.enter(path.replace("__", ".")))
+            self.serializer(serializer_class(context={}), target, where)
+        except Exception as exc:  # a serializer rendering what the code set on the rows
+            self.warn(
+                walk,
+                f"{serializer_class.__name__}, built in code, is not planned: "
+                f"{type(exc).__name__}: {exc}",
+            )
+        finally:
+            self.lenient = lenient
 
     def plain(self, field: Any, draft: Draft, walk: Walk) -> None:
         if not field.source_attrs:
@@ -462,7 +471,7 @@ class _Planner:
         """
         model = draft.model
         assert model is not None
-        fatal = _fatal_if_missing(source.field)
+        fatal = _fatal_if_missing(source.field) and not self.lenient
         suggestion = close_names(model, name)
         guess = (
             f" Did you mean {' or '.join(repr(close) for close in suggestion)}?"

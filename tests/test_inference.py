@@ -515,3 +515,103 @@ def test_a_property_building_related_rows_is_read_and_its_relation_prefetched(dc
         "Device.enabled_interfaces returns; its relations are not optimized. Declare a "
         "Prefetch with to_attr='enabled_interfaces' in its hints to plan them.",
     )
+
+
+class CombinedSerializer(serializers.ModelSerializer):
+    """Like oscar's ``Product.options``: two querysets combined with ``|``."""
+
+    count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Device
+        fields = ["id", "count"]
+
+    def get_count(self, obj):
+        return (obj.interfaces.all() | obj.bays.all().values_list("pk", flat=True)).count()
+
+
+def test_querysets_combined_with_an_operator_are_not_prefetched(dcim):
+    plan = plan_for(CombinedSerializer)
+
+    assert plan.relations == ()
+    assert plan.warnings == (
+        "CombinedSerializer.count: CombinedSerializer.get_count combines interfaces with |, "
+        "a query of its own for each row that no prefetch serves; declare a "
+        "Prefetch(..., to_attr=...) in @hints(...) and read that attribute instead.",
+        "CombinedSerializer.count: CombinedSerializer.get_count calls .values_list() on bays, "
+        "a query of its own for each row that no prefetch serves; declare a "
+        "Prefetch(..., to_attr=...) in @hints(...) and read that attribute instead.",
+    )
+
+
+class HandedRowsSerializer(serializers.ModelSerializer):
+    names = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Device
+        fields = ["id", "names"]
+
+    def get_names(self, obj):
+        return [helper(interface) for interface in obj.interfaces.all()]
+
+
+def test_rows_handed_to_other_code_are_named_in_words():
+    (warning,) = plan_for(HandedRowsSerializer).warnings
+
+    assert warning == (
+        "HandedRowsSerializer.names: HandedRowsSerializer.get_names hands the rows of "
+        "interfaces to helper(), which the planner does not follow; decorate the code with "
+        "@hints(...) naming what it reads."
+    )
+
+
+@pytest.mark.usefixtures("no_inference")
+def test_no_suggestion_silences_code_that_queries():
+    output = _suggested("tests.test_inference.DeviceEnabledCountSerializer").splitlines()
+
+    assert "    no suggestion for DeviceEnabledCountSerializer.enabled_interfaces" in output
+
+
+class ScoredInterfaceSerializer(serializers.ModelSerializer):
+    score = serializers.IntegerField()
+
+    class Meta:
+        model = Interface
+        fields = ["id", "score"]
+
+
+class StatsSerializer(serializers.Serializer):
+    size = serializers.IntegerField()
+
+    def to_representation(self, device):
+        return {"size": len(device.name)}
+
+
+class BuiltInCodeSerializer(serializers.ModelSerializer):
+    """Serializers built in methods over rows the code changed, or over the object."""
+
+    scored = serializers.SerializerMethodField()
+    stats = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Device
+        fields = ["id", "scored", "stats"]
+
+    def get_scored(self, obj):
+        rows = obj.interfaces.all()
+        for row in rows:
+            row.score = len(row.name)
+        return ScoredInterfaceSerializer(rows, many=True).data
+
+    def get_stats(self, obj):
+        return StatsSerializer(obj).data
+
+
+def test_serializers_built_in_code_over_changed_rows_never_fail_planning(dcim):
+    plan = plan_for(BuiltInCodeSerializer)
+
+    data, count = optimized(BuiltInCodeSerializer, Device.objects.all())
+
+    assert data == render(BuiltInCodeSerializer, Device.objects.all())
+    assert count == plan.query_count == 2
+    assert [relation.attr for relation in plan.relations] == ["interfaces"]

@@ -12,11 +12,12 @@ import warnings
 
 import pytest
 from django.db import connection
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Avg, Count, Max, Min, Prefetch, Q, Sum
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
-from rest_framework import serializers, viewsets
+from rest_framework import generics, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 from taggit.models import Tag
@@ -1137,3 +1138,108 @@ def test_custom_fields_reading_deeper_relations_are_read_and_planned(world):
     assert count == plan.query_count == 1
     assert plan.select_related == ("address__city__country",)
     assert plan.warnings == ()
+
+
+# ------------------------------------------------------ aggregates of other shapes
+
+
+def _values(model, expression):
+    from drf_autoprefetch.aggregates import correlated
+
+    joined = dict(model.objects.annotate(v=expression).values_list("pk", "v"))
+    rewritten = dict(model.objects.annotate(v=correlated(model, expression)).values_list("pk", "v"))
+    return joined, rewritten
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        Sum("chapters__number"),
+        Max("chapters__number"),
+        Min("chapters__number"),
+        Avg("chapters__number"),
+        Count("chapters", filter=Q(chapters__isnull=False)),
+        Count("chapters", filter=Q(chapters__in=[1, 2, 3])),
+        Count("authors__books"),
+    ],
+    ids=["sum", "max", "min", "avg", "filter-isnull", "filter-in", "back-through-m2m"],
+)
+def test_correlated_aggregates_give_the_joined_value_where_nothing_is_hidden(world, expression):
+    joined, rewritten = _values(Book, expression)
+
+    assert rewritten == joined
+
+
+class ChapterTotalSerializer(serializers.ModelSerializer):
+    total = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Book
+        fields = ["id", "total"]
+
+    @hints(annotate={"total": Sum("chapters__number")})
+    def get_total(self, book):
+        if hasattr(book, "total"):
+            return book.total
+        return sum(chapter.number for chapter in book.chapters.all()) or None
+
+
+def test_hinted_sum_renders_as_the_related_rows_give(world):
+    data, count = optimized(ChapterTotalSerializer, Book.objects.all())
+
+    assert data == render(ChapterTotalSerializer, Book.objects.all())
+    assert count == 1
+
+
+class CategoryBookCountSerializer(serializers.ModelSerializer):
+    """An aggregate through a forward key first: left as Django joins it."""
+
+    n = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Book
+        fields = ["id", "n"]
+
+    @hints(annotate={"n": Count("category__books")})
+    def get_n(self, book):
+        return book.n if hasattr(book, "n") else book.category.books.count()
+
+
+def test_hinted_aggregate_on_a_sliced_queryset_keeps_the_slice(world):
+    expected = render(CategoryBookCountSerializer, Book.objects.all()[:3])
+
+    data, _ = optimized(CategoryBookCountSerializer, Book.objects.all()[:3])
+
+    assert data == expected
+
+
+class CategoryBooksPage(PageNumberPagination):
+    page_size = 2
+
+
+class CategoryBooksView(generics.ListAPIView):
+    """A list under a URL naming its parent (``/categories/<pk>/books/``), read by the view."""
+
+    serializer_class = BookInRegionSerializer
+    pagination_class = CategoryBooksPage
+    autoprefetch_strict = True
+
+    def get_queryset(self):
+        rows = Book.objects.filter(category__isnull=False)
+        list(rows)  # the view reads its rows first
+        return rows
+
+
+def test_list_under_a_url_naming_a_parent_gets_the_plan_onto_its_rows(world):
+    optimized_view = type("OptimizedCategoryBooks", (AutoPrefetchMixin, CategoryBooksView), {})
+    pk = Book.objects.first().category_id
+    request = APIRequestFactory().get(f"/categories/{pk}/books/")
+
+    expected = CategoryBooksView.as_view()(request, pk=pk).data
+    with CaptureQueriesContext(connection) as captured:
+        response = optimized_view.as_view()(request, pk=pk)
+
+    assert response.status_code == 200
+    assert response.data == expected
+    # The rows (read by the view) and their categories; the paginator counts the list.
+    assert len(captured) == 2

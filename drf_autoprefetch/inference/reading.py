@@ -163,6 +163,19 @@ def _read(function: Any, subject: int) -> Reading | None:
     return reader.reading
 
 
+def _manager_of_all(node: ast.AST) -> ast.AST | None:
+    """``x`` when ``node`` is ``x.all()``."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "all"
+        and not node.args
+        and not node.keywords
+    ):
+        return node.func.value
+    return None
+
+
 def _rows_of(path: Path) -> Path:
     return path if path[-1:] == (ROWS,) else (*path, ROWS)
 
@@ -193,6 +206,9 @@ class _Reader(ast.NodeVisitor):
         base: Path | None = None
         if isinstance(node, ast.Name):
             base = self.aliases.get(node.id)
+        elif _manager_of_all(node) is not None:  # obj.items.all().order_by(): rows, a query
+            inner = self.chain(_manager_of_all(node))  # type: ignore[arg-type]
+            base = None if inner is None else _rows_of(inner)
         elif isinstance(node, ast.Call):
             base = self._getattr(node)
         if base is None:
@@ -288,6 +304,30 @@ class _Reader(ast.NodeVisitor):
             path = _rows_of(path)
             self.record(path, "rows")
         self.bind(target, path)
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        """``a.all() | b.all()`` (or ``&``) combines querysets into a new query."""
+        if not isinstance(node.op, (ast.BitOr, ast.BitAnd)):
+            self.generic_visit(node)
+            return
+        for operand in (node.left, node.right):
+            path = self._queryset(operand)
+            if path is None:
+                self.visit(operand)
+            else:
+                self.reading.defeated.append((path, "|" if isinstance(node.op, ast.BitOr) else "&"))
+
+    def _queryset(self, node: ast.AST) -> Path | None:
+        """The to-many path of ``obj.items.all()`` (or a name bound to its rows)."""
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "all"
+            and not node.args
+        ):
+            return self.chain(node.func.value)
+        path = self.chain(node)
+        return path if path is not None and path[-1:] == (ROWS,) else None
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func

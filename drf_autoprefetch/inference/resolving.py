@@ -80,17 +80,23 @@ def _resolve_reading(model: type[Model], reading: Reading, result: Inferred, ste
         if target is None:
             continue  # a dict's .get(), a query on a class: not the rows of a relation
         names = [name for name in path if name != ROWS]
+        call = (
+            f"combines {'.'.join(names)} with {method}"
+            if method in "|&"
+            else (f"calls .{method}() on {'.'.join(names)}")
+        )
         problem = (
-            f"{step.owner} calls .{method}() on {'.'.join(names)}, a query of its own for "
-            "each row that no prefetch serves; declare a Prefetch(..., to_attr=...) in "
-            "@hints(...) and read that attribute instead."
+            f"{step.owner} {call}, a query of its own for each row that no prefetch "
+            "serves; declare a Prefetch(..., to_attr=...) in @hints(...) and read that "
+            "attribute instead."
         )
         result.problems.append(problem)
-        result.hints[problem] = (
-            f'@hints(prefetch_related=[Prefetch("{"__".join(names)}", '
-            f'queryset={target.__name__}.objects.{method}(...), to_attr="{names[-1]}_{method}")'
-            f"]) on {step.owner}"
-        )
+        if method not in "|&":
+            result.hints[problem] = (
+                f'@hints(prefetch_related=[Prefetch("{"__".join(names)}", '
+                f"queryset={target.__name__}.objects.{method}(...), "
+                f'to_attr="{names[-1]}_{method}")]) on {step.owner}'
+            )
     for path, callee in reading.handed:
         if _holds_object(model, path):
             result.problems.append(_handed(step.owner, path, callee))
@@ -193,7 +199,10 @@ def _related_manager(model: type[Model], path: Path) -> type[Model] | None:
 
 
 def _handed(origin: str, path: Path, callee: str) -> str:
-    where = ".".join(path) or "the object"
+    names = [name for name in path if name != ROWS]
+    where = ".".join(names) or "the object"
+    if path[-1:] == (ROWS,):
+        where = f"the rows of {where}"
     if ".objects." in callee or callee.rstrip("()").rpartition(".")[2] in DEFEATING:
         return (
             f"{origin} runs a query of its own for each row ({callee} on {where}), which no "
