@@ -56,25 +56,33 @@ def applies_plan(get_queryset: object) -> bool:
     return bool(getattr(get_queryset, _PLANNED, False))
 
 
+def _outermost(
+    method: GetQueryset, then: Callable[[AutoPrefetchMixin, Any], Any], marker: str
+) -> GetQueryset:
+    """``method`` running ``then`` on its result when it is the view's outermost call
+    into ``get_queryset()`` or ``get_serializer_class()``, as it is when nested."""
+
+    @functools.wraps(method)
+    def outermost(self: AutoPrefetchMixin, *args: Any, **kwargs: Any) -> Any:
+        if self._autoprefetch_busy:
+            return method(self, *args, **kwargs)
+        self._autoprefetch_busy = True
+        try:
+            return then(self, method(self, *args, **kwargs))
+        finally:
+            del self._autoprefetch_busy
+
+    setattr(outermost, marker, True)
+    return outermost
+
+
 def _planned(get_queryset: GetQueryset) -> GetQueryset:
     """``get_queryset`` applying the view's plan, unless called from another one.
 
     Only the outermost ``get_queryset()`` of a view applies the plan, so it is applied
     once, to the final queryset, whether or not the overrides call ``super()``.
     """
-
-    @functools.wraps(get_queryset)
-    def planned(self: AutoPrefetchMixin, *args: Any, **kwargs: Any) -> Any:
-        if self._autoprefetch_busy:
-            return get_queryset(self, *args, **kwargs)
-        self._autoprefetch_busy = True
-        try:
-            return self._optimized(get_queryset(self, *args, **kwargs))
-        finally:
-            del self._autoprefetch_busy
-
-    setattr(planned, _PLANNED, True)
-    return planned
+    return _outermost(get_queryset, lambda view, queryset: view._optimized(queryset), _PLANNED)
 
 
 def _unplanned_inside(get_serializer_class: GetQueryset) -> GetQueryset:
@@ -84,19 +92,7 @@ def _unplanned_inside(get_serializer_class: GetQueryset) -> GetQueryset:
     object the URL names); planning that queryset would ask for the serializer class
     again, and plan rows that are not rendered.
     """
-
-    @functools.wraps(get_serializer_class)
-    def unplanned(self: AutoPrefetchMixin, *args: Any, **kwargs: Any) -> Any:
-        if self._autoprefetch_busy:
-            return get_serializer_class(self, *args, **kwargs)
-        self._autoprefetch_busy = True
-        try:
-            return get_serializer_class(self, *args, **kwargs)
-        finally:
-            del self._autoprefetch_busy
-
-    setattr(unplanned, _GUARDED, True)
-    return unplanned
+    return _outermost(get_serializer_class, lambda view, found: found, _GUARDED)
 
 
 class AutoPrefetchMixin:

@@ -226,15 +226,7 @@ class _Reader(ast.NodeVisitor):
         return (*base, name.value)
 
     def rows(self, node: ast.AST) -> Path | None:
-        """The to-many path whose rows an expression gives (``obj.items.all()``)."""
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "all"
-            and not node.args
-        ):
-            path = self.chain(node.func.value)
-            return None if path is None else _rows_of(path)
+        """The path an expression gives: ``obj.items.all()`` ends on the rows (``ROWS``)."""
         return self.chain(node)
 
     def bind(self, target: ast.AST, path: Path | None) -> None:
@@ -318,14 +310,7 @@ class _Reader(ast.NodeVisitor):
                 self.reading.defeated.append((path, "|" if isinstance(node.op, ast.BitOr) else "&"))
 
     def _queryset(self, node: ast.AST) -> Path | None:
-        """The to-many path of ``obj.items.all()`` (or a name bound to its rows)."""
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "all"
-            and not node.args
-        ):
-            return self.chain(node.func.value)
+        """The path of the rows ``obj.items.all()`` (or a name bound to them) gives."""
         path = self.chain(node)
         return path if path is not None and path[-1:] == (ROWS,) else None
 
