@@ -9,6 +9,7 @@ count of an expert's hand-written queryset with no hint.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.db import connection
@@ -466,9 +467,11 @@ def test_assert_optimized_names_the_field_of_each_extra_query_and_its_hint(dcim)
 
     message = str(excinfo.value)
     assert "Queries the plan did not foresee, by the field that ran them:\n" in message
-    assert (
-        '  DeviceEnabledCountSerializer.enabled_interfaces (8x): SELECT COUNT(*) AS "__count" FROM '
-    ) in message
+    assert re.search(
+        r"^  DeviceEnabledCountSerializer\.enabled_interfaces \(8x\): SELECT COUNT\(\*\) ",
+        message,
+        re.MULTILINE,
+    )
     assert (
         '    add @hints(prefetch_related=["interfaces"]) to the code behind '
         "DeviceEnabledCountSerializer.enabled_interfaces"
