@@ -255,9 +255,11 @@ class _Planner:
 
     def _nested_inferred(self, draft: Draft, path: str, serializer_class: type, walk: Walk) -> None:
         """A serializer the code builds over related rows, planned below them."""
-        target = draft
+        target: Draft | None = draft
         for name in path.split("__") if path else ():
-            target = target.children[name]
+            target = target.children.get(name) if target is not None else None
+        if target is None:
+            return  # rows not loaded for it (read through a member): nothing to plan below
         where = walk.enter(path.replace("__", ".")) if path else walk
         lenient, self.lenient = self.lenient, True
         try:
