@@ -120,8 +120,9 @@ class Reading:
 
     accesses: list[Access] = field(default_factory=list)
     nested: list[Nested] = field(default_factory=list)
-    #: Accesses whose query a prefetch cannot serve: ``(path, method)``.
-    defeated: list[tuple[Path, str]] = field(default_factory=list)
+    #: Accesses whose query a prefetch cannot serve: ``(path, method, its arguments'
+    #: source)``.
+    defeated: list[tuple[Path, str, str]] = field(default_factory=list)
     #: Chains handed to code the reader does not follow: ``(path, callee)``; harmless
     #: where the chain ends on a column's value.
     handed: list[tuple[Path, str]] = field(default_factory=list)
@@ -161,6 +162,18 @@ def _read(function: Any, subject: int) -> Reading | None:
     for statement in node.body:
         reader.visit(statement)
     return reader.reading
+
+
+def _arguments_source(node: ast.Call) -> str:
+    """A call's arguments as written (``enabled=True``), for a hint to copy."""
+    parts = [ast.unparse(argument) for argument in node.args]
+    parts += [
+        f"{keyword.arg}={ast.unparse(keyword.value)}"
+        if keyword.arg
+        else f"**{ast.unparse(keyword.value)}"
+        for keyword in node.keywords
+    ]
+    return ", ".join(parts)
 
 
 def _manager_of_all(node: ast.AST) -> ast.AST | None:
@@ -307,7 +320,8 @@ class _Reader(ast.NodeVisitor):
             if path is None:
                 self.visit(operand)
             else:
-                self.reading.defeated.append((path, "|" if isinstance(node.op, ast.BitOr) else "&"))
+                operator = "|" if isinstance(node.op, ast.BitOr) else "&"
+                self.reading.defeated.append((path, operator, ""))
 
     def _queryset(self, node: ast.AST) -> Path | None:
         """The path of the rows ``obj.items.all()`` (or a name bound to them) gives."""
@@ -337,7 +351,7 @@ class _Reader(ast.NodeVisitor):
         if method in SERVED and not node.args:
             self.record(path, "rows")
         elif method in DEFEATING:
-            self.reading.defeated.append((path, method))
+            self.reading.defeated.append((path, method, _arguments_source(node)))
         else:
             self.record((*path, method), "call")
         self._arguments(node, f"{ast.unparse(func)}()")

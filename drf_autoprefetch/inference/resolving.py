@@ -75,7 +75,7 @@ def infer(model: type[Model], function: Any, subject: int, origin: str) -> Infer
 def _resolve_reading(model: type[Model], reading: Reading, result: Inferred, step: _Step) -> None:
     for access in reading.accesses:
         _resolve(model, access, result, step)
-    for path, method in reading.defeated:
+    for path, method, arguments in reading.defeated:
         target = _related_manager(model, path)
         if target is None:
             continue  # a dict's .get(), a query on a class: not the rows of a relation
@@ -94,7 +94,7 @@ def _resolve_reading(model: type[Model], reading: Reading, result: Inferred, ste
         if method not in "|&":
             result.hints[problem] = (
                 f'@hints(prefetch_related=[Prefetch("{"__".join(names)}", '
-                f"queryset={target.__name__}.objects.{method}(...), "
+                f"queryset={target.__name__}.objects.{method}({arguments}), "
                 f'to_attr="{names[-1]}_{method}")]) on {step.owner}'
             )
     for path, callee in reading.handed:
