@@ -434,8 +434,9 @@ def test_prefetch_plans_suggests_a_prefetch_for_a_filtered_related_manager():
 
     assert (
         "    suggest for DeviceEnabledCountSerializer.enabled_interfaces: "
-        '@hints(prefetch_related=[Prefetch("interfaces", queryset=Interface.objects.filter(enabled=True)'
-        ', to_attr="interfaces_filter")]) on DeviceEnabledCountSerializer.get_enabled_interfaces'
+        '@hints(prefetch_related=[Prefetch("interfaces", '
+        'queryset=Interface.objects.filter(enabled=True), to_attr="interfaces_filter")]) '
+        "on DeviceEnabledCountSerializer.get_enabled_interfaces"
     ) in output.splitlines()
 
 
