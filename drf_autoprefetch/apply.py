@@ -413,13 +413,23 @@ def _root_specs(relations: Iterable[Relation]) -> list[_Spec]:
 def prefetch_onto(rows: Sequence[Model], plan: PlanLike, using: str | None = None) -> None:
     """Load the plan onto model instances already read: prefetches, joins included, and
     the hinted annotations of the root by one query."""
-    rows = [row for row in rows if isinstance(row, plan.model)]
+    held = [row for row in rows if isinstance(row, plan.model)]
+    _load_onto(held, plan, _plan_row_lookups(plan), using)
+
+
+def _load_onto(
+    rows: list[Model], plan: PlanLike, lookups: Sequence[Lookup], using: str | None
+) -> None:
+    """The root's hinted annotations (one query) and ``lookups`` onto ``rows``."""
     if not rows:
         return
     annotate_rows(rows, plan.annotation_items, using)
-    lookups = _row_lookups(_root_specs(plan.relations))
     if lookups:
         prefetch_related_objects(rows, *lookups)
+
+
+def _plan_row_lookups(plan: PlanLike) -> list[Lookup]:
+    return _row_lookups(_root_specs(plan.relations))
 
 
 def _onto_evaluated(queryset: QuerySet[Any], plan: PlanLike, *, now: bool) -> QuerySet[Any]:
@@ -431,15 +441,12 @@ def _onto_evaluated(queryset: QuerySet[Any], plan: PlanLike, *, now: bool) -> Qu
     running pending prefetches); otherwise they run when the rows are next read whole.
     """
     held = [row for row in queryset._result_cache or () if isinstance(row, plan.model)]
-    if now:
-        annotate_rows(held, plan.annotation_items, queryset.db)
-    lookups = _row_lookups(_root_specs(plan.relations))
     existing: tuple[Lookup, ...] = tuple(queryset._prefetch_related_lookups)  # type: ignore[attr-defined]
-    added = _new_lookups(existing, lookups)
+    added = _new_lookups(existing, _plan_row_lookups(plan))
+    if now:
+        _load_onto(held, plan, added, queryset.db)
     if not added:
         return queryset
-    if now and held:
-        prefetch_related_objects(held, *added)
     queryset._prefetch_related_lookups = (*existing, *added)  # type: ignore[attr-defined]
     queryset._prefetch_done = now  # type: ignore[attr-defined]
     return queryset
@@ -490,7 +497,7 @@ def _combined(queryset: QuerySet[Any], plan: PlanLike) -> QuerySet[Any]:
     """
     clone: QuerySet[Any] = queryset._chain()  # type: ignore[attr-defined]
     existing = tuple(clone._prefetch_related_lookups)  # type: ignore[attr-defined]
-    lookups = _new_lookups(existing, _row_lookups(_root_specs(plan.relations)))
+    lookups = _new_lookups(existing, _plan_row_lookups(plan))
     clone._prefetch_related_lookups = (*existing, *lookups)  # type: ignore[attr-defined]
     if plan.annotation_items and clone._iterable_class is ModelIterable:
         clone._iterable_class = _annotating_iterable(plan.annotation_items)

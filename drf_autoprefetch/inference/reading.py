@@ -238,10 +238,6 @@ class _Reader(ast.NodeVisitor):
             return None
         return (*base, name.value)
 
-    def rows(self, node: ast.AST) -> Path | None:
-        """The path an expression gives: ``obj.items.all()`` ends on the rows (``ROWS``)."""
-        return self.chain(node)
-
     def bind(self, target: ast.AST, path: Path | None) -> None:
         """Bind a name to a chain from the subject (or unbind it)."""
         if not isinstance(target, ast.Name):
@@ -278,7 +274,7 @@ class _Reader(ast.NodeVisitor):
 
     def visit_Assign(self, node: ast.Assign) -> None:
         self.visit(node.value)
-        path = self.rows(node.value)
+        path = self.chain(node.value)
         for target in node.targets:
             self.bind(target, path)
 
@@ -304,7 +300,7 @@ class _Reader(ast.NodeVisitor):
 
     def _bind_loop(self, target: ast.AST, iterable: ast.AST) -> None:
         self.visit(iterable)
-        path = self.rows(iterable)
+        path = self.chain(iterable)
         if path is not None:
             path = _rows_of(path)
             self.record(path, "rows")
@@ -386,7 +382,7 @@ class _Reader(ast.NodeVisitor):
         if not node.args:
             self._arguments(node, f"{name}()")
             return True
-        path = self.rows(node.args[0])
+        path = self.chain(node.args[0])
         if path is None:
             self._arguments(node, f"{name}()")
             return True
