@@ -39,7 +39,7 @@ def _optimizable(instance: object) -> bool:
 def _optimize(klass: type, queryset: Any, kwargs: dict[str, Any]) -> QuerySet[Any]:
     if isinstance(queryset, Manager):
         queryset = queryset.all()
-    plan = plan_for_queryset(klass, queryset, context=kwargs.get("context"))
+    plan = plan_for_queryset(klass, queryset, context=kwargs.get("context"), kwargs=kwargs)
     optimized = plan.apply(queryset)
     if settings.STRICT:
         optimized = strict.fetch_strictly(optimized)

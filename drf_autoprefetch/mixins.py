@@ -149,11 +149,41 @@ class AutoPrefetchMixin:
         """
         view: Any = self
         serializer_class = vars(self).get(_SERIALIZER) or view.get_serializer_class()
-        # The context builds a serializer to plan; a plan cached for the class needs none.
-        context = None if has_static_plan(serializer_class) else view.get_serializer_context()
+        if has_static_plan(serializer_class):  # the same plan whatever it is built with
+            return self._static_plan(serializer_class, queryset)
+        kwargs = self.get_autoprefetch_kwargs()
+        context = kwargs.pop("context", None)
+        if context is None:
+            context = view.get_serializer_context()
         if queryset is None:
-            return plan_for(serializer_class, context=context)
-        return plan_for_queryset(serializer_class, queryset, context=context)
+            return plan_for(serializer_class, context=context, kwargs=kwargs)
+        return plan_for_queryset(serializer_class, queryset, context=context, kwargs=kwargs)
+
+    @staticmethod
+    def _static_plan(serializer_class: type[Any], queryset: QuerySet[Any] | None) -> Plan:
+        if queryset is None:
+            return plan_for(serializer_class)
+        return plan_for_queryset(serializer_class, queryset)
+
+    def get_autoprefetch_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments ``get_serializer()`` builds this request's serializer
+        with (``fields=`` a view passes, the context), which may change the fields it
+        renders. Found by calling an overridden ``get_serializer()`` with a stand-in
+        serializer class, which builds nothing; ``{}`` when it is not overridden.
+        """
+        view: Any = self
+        if type(view).get_serializer is AutoPrefetchMixin.get_serializer:
+            return {}
+        vars(view)["get_serializer_class"] = _capture_kwargs
+        try:
+            view.get_serializer()
+        except _Captured as captured:
+            return captured.kwargs
+        except Exception as exc:  # an override that needs what a plan cannot give
+            logger.debug("%s.get_serializer(): %r", type(self).__name__, exc)
+        finally:
+            del vars(view)["get_serializer_class"]
+        return {}
 
     def optimize_queryset(self, queryset: Any) -> Any:
         """``queryset`` with this view's plan applied (rows already read: onto them)."""
@@ -264,6 +294,23 @@ class AutoPrefetchMixin:
     def _writes(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
         """Whether the serializer is given input data, to save one row."""
         return len(args) > 1 or "data" in kwargs
+
+
+class _Captured(Exception):
+    """Carries the keyword arguments a view's ``get_serializer()`` builds with."""
+
+    def __init__(self, kwargs: dict[str, Any]) -> None:
+        super().__init__()
+        self.kwargs = kwargs
+
+
+def _capture_kwargs() -> Callable[..., Any]:
+    """A stand-in ``get_serializer_class()``: its "class" stops ``get_serializer()``."""
+
+    def capture(*args: Any, **kwargs: Any) -> Any:
+        raise _Captured(kwargs)
+
+    return capture
 
 
 def _render_reloaded(serializer: BaseSerializer[Any], reload: Callable[[Model], Model]) -> None:

@@ -37,6 +37,14 @@ from drf_autoprefetch.modelinfo import (
     relation_names,
 )
 from drf_autoprefetch.plan import Missing, Plan
+from drf_autoprefetch.selection import (
+    SELECTION_METHOD,
+    ContextReads,
+    Selection,
+    Unfrozen,
+    build_kwargs,
+    freeze,
+)
 from drf_autoprefetch.suggest import hints_line
 
 __all__ = [
@@ -152,8 +160,12 @@ class _Source:
 class _Planner:
     """One planning run over one serializer tree."""
 
-    def __init__(self, root: serializers.BaseSerializer[Any]) -> None:
+    def __init__(
+        self, root: serializers.BaseSerializer[Any], selection: Selection | None = None
+    ) -> None:
         self.root_name = type(root).__name__
+        #: The fields a request renders; the others are not planned.
+        self.selection = None if selection is None or selection.everything else selection
         self.warnings = Warnings()
         self.unresolved: list[Missing] = []
         self.columns: list[str] = []
@@ -161,6 +173,10 @@ class _Planner:
         #: Inside a serializer that code builds (found by inference): a source naming
         #: nothing is never an error there, whatever the field says.
         self.lenient = False
+
+    def renders(self, walk: Walk) -> bool:
+        """Whether the field at ``walk`` is rendered (in the selection, if any)."""
+        return self.selection is None or self.selection.admits(walk.path)
 
     def warn(self, walk: Walk, message: str, hint: str | None = None) -> None:
         self.warnings.add(walk.where(), message, hint)
@@ -179,7 +195,11 @@ class _Planner:
         self.dynamic = self.dynamic or _is_dynamic(cls)
         self.custom_code(serializer, draft, walk)
         inner = Walk(walk.serializer, walk.path, (*walk.stack, cls))
-        fields = [field for field in serializer.fields.values() if not field.write_only]
+        fields = [
+            field
+            for field in serializer.fields.values()
+            if not field.write_only and self.renders(inner.enter(field.field_name))
+        ]
         # Method fields first: their hints may declare a ``to_attr`` another field reads.
         fields.sort(key=lambda field: not isinstance(field, SerializerMethodField))
         for field in fields:
@@ -570,10 +590,13 @@ def _model_of(serializer_class: type) -> type[Model]:
     return model
 
 
-def build_plan(serializer: serializers.BaseSerializer[Any]) -> tuple[Plan, bool]:
-    """Plan one serializer instance; also say whether its fields depend on context."""
+def build_plan(
+    serializer: serializers.BaseSerializer[Any], selection: Selection | None = None
+) -> tuple[Plan, bool]:
+    """Plan one serializer instance (only the fields ``selection`` admits, if given);
+    also say whether its fields depend on how it was built."""
     model = _model_of(type(serializer))
-    planner = _Planner(serializer)
+    planner = _Planner(serializer, selection)
     root = Draft(model)
     planner.serializer(serializer, root, Walk(type(serializer).__name__))
     relations = freeze_all(root.children, planner.warnings)
@@ -607,14 +630,19 @@ def _signature(serializer: Any, stack: tuple[type, ...] = ()) -> tuple[Any, ...]
     return (cls, tuple(items))
 
 
-#: How many plans of serializers whose fields depend on their context are kept.
+#: How many plans of serializers whose fields vary per request (by their keyword
+#: arguments, their context or a selection) are kept, and how many field trees.
 DYNAMIC_CACHE_SIZE = 512
 
 _lock = threading.RLock()
 # Weak keys: serializer classes made per request (``type(...)``) are not kept alive.
 _static: weakref.WeakKeyDictionary[type, Plan] = weakref.WeakKeyDictionary()
 _dynamic: OrderedDict[tuple[Any, ...], Plan] = OrderedDict()
-_dynamic_classes: weakref.WeakSet[type] = weakref.WeakSet()
+#: Field trees of serializers with a selection method, by class and ``build``.
+_trees: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+#: Serializer classes whose fields vary -> the context keys their field-building code
+#: read (``None``: it read the context whole, or a value no key can stand for).
+_variance: weakref.WeakKeyDictionary[type, frozenset[str] | None] = weakref.WeakKeyDictionary()
 #: How many plans were built (not served from cache), for tests and diagnostics.
 build_count = 0
 
@@ -623,13 +651,16 @@ def plan_for(
     serializer_class: type[serializers.BaseSerializer[Any]],
     *,
     context: Mapping[str, Any] | None = None,
+    kwargs: Mapping[str, Any] | None = None,
 ) -> Plan:
     """The plan of ``serializer_class``: what to join and prefetch for its model.
 
-    Computed once per serializer class (and per field selection, for serializers whose
-    fields depend on their context) and cached.
+    ``kwargs`` are the keyword arguments the serializer is built with (``fields=`` for a
+    serializer that takes it), ``context`` its context. Computed once per serializer
+    class, and for serializers whose fields vary, once per distinct field selection
+    (see :mod:`drf_autoprefetch.selection`); cached.
     """
-    return _cached_plan(serializer_class, context, provided=())
+    return _cached_plan(serializer_class, context, kwargs, provided=())
 
 
 def has_static_plan(serializer_class: type) -> bool:
@@ -642,6 +673,7 @@ def plan_for_queryset(
     queryset: Any,
     *,
     context: Mapping[str, Any] | None = None,
+    kwargs: Mapping[str, Any] | None = None,
 ) -> Plan:
     """:func:`plan_for`, where root fields may read annotations ``queryset`` already has.
 
@@ -649,7 +681,7 @@ def plan_for_queryset(
     book_count=...)`` names nothing on the model; it is fine when the queryset the
     plan is applied to provides it.
     """
-    return _cached_plan(serializer_class, context, provided=provided_names(queryset))
+    return _cached_plan(serializer_class, context, kwargs, provided=provided_names(queryset))
 
 
 def provided_names(queryset: Any) -> frozenset[str]:
@@ -664,11 +696,18 @@ def provided_names(queryset: Any) -> frozenset[str]:
 
 
 def _cached_plan(
-    serializer_class: type, context: Mapping[str, Any] | None, provided: Container[str]
+    serializer_class: type,
+    context: Mapping[str, Any] | None,
+    kwargs: Mapping[str, Any] | None,
+    provided: Container[str],
 ) -> Plan:
     plan = _static.get(serializer_class)
     if plan is None:
-        plan = _plan_uncached(serializer_class, context)
+        selector = getattr(serializer_class, SELECTION_METHOD, None)
+        if selector is not None:
+            plan = _selected_plan(serializer_class, selector, context, kwargs)
+        else:
+            plan = _plan_uncached(serializer_class, context, build_kwargs(kwargs))
     return _enforce(check_unresolved(plan, provided))
 
 
@@ -684,34 +723,179 @@ def check_unresolved(plan: Plan, provided: Container[str]) -> Plan:
     return plan.provided(provided)
 
 
-def _plan_uncached(serializer_class: type, context: Mapping[str, Any] | None) -> Plan:
+def _remember(cache: OrderedDict[tuple[Any, ...], Any], key: tuple[Any, ...], value: Any) -> None:
+    """Keep ``value`` under ``key``; the oldest entries go beyond the cache's size."""
+    cache[key] = value
+    while len(cache) > DYNAMIC_CACHE_SIZE:
+        cache.popitem(last=False)
+
+
+# --------------------------------------------------- serializers with a selection
+
+
+def _selected_plan(
+    serializer_class: type,
+    selector: Any,
+    context: Mapping[str, Any] | None,
+    kwargs: Mapping[str, Any] | None,
+) -> Plan:
+    """The plan of the fields ``serializer_class.autoprefetch_selection()`` names:
+    planned from a field tree built once per ``build``, once per selection."""
+    selection = _selection(serializer_class, selector, context, kwargs)
+    key = (serializer_class, selection)
+    plan = _dynamic.get(key)
+    if plan is not None:
+        return plan
+    global build_count
+    with _lock:
+        plan = _dynamic.get(key)
+        if plan is not None:
+            return plan
+        tree = _tree(serializer_class, selection, context)
+        plan, _ = _build_checked(tree, selection)
+        build_count += 1
+        _remember(_dynamic, key, plan)
+    _report(plan)
+    return plan
+
+
+def _selection(
+    serializer_class: type,
+    selector: Any,
+    context: Mapping[str, Any] | None,
+    kwargs: Mapping[str, Any] | None,
+) -> Selection:
+    name = f"{serializer_class.__name__}.{SELECTION_METHOD}()"
+    try:
+        found = selector(dict(kwargs or {}), dict(context or {}))
+    except Unfrozen as exc:
+        raise PlanError(
+            f"{name} gave a build value of type {exc}; give strings, numbers, or lists "
+            "and dicts of them."
+        ) from exc
+    if found is None:
+        return Selection()
+    if isinstance(found, Selection):
+        return found
+    raise PlanError(
+        f"{name} returned {found!r}; return a drf_autoprefetch.selection.Selection, or "
+        "None when every field is rendered."
+    )
+
+
+def _tree(serializer_class: type, selection: Selection, context: Mapping[str, Any] | None) -> Any:
+    """The serializer instance whose fields ``selection`` chooses from, built once per
+    ``selection.build``, with an empty context (so that it holds every field, whatever
+    one request asks for), or this request's context if it cannot be built without."""
     _check_plannable(serializer_class)
-    factory: Any = serializer_class
-    serializer: Any = factory(context=dict(context or {}))
-    key = None
-    if serializer_class in _dynamic_classes:
-        key = _signature(serializer)
+    key = (serializer_class, selection.build)
+    tree = _trees.get(key)
+    if tree is None:
+        factory: Any = serializer_class
+        try:
+            tree = factory(context={}, **selection.build_kwargs)
+            tree.fields  # noqa: B018 - built now, where a missing request shows
+        except Exception:  # its fields need the request
+            tree = factory(context=dict(context or {}), **selection.build_kwargs)
+        _remember(_trees, key, tree)
+    return tree
+
+
+# ---------------------------------------------------- serializers built per request
+
+
+def _plan_uncached(
+    serializer_class: type, context: Mapping[str, Any] | None, kwargs: dict[str, Any]
+) -> Plan:
+    """The plan of a serializer not known to be static: cached by what its fields vary
+    with (its keyword arguments and the context keys its code read), so a serializer is
+    built only the first time a combination is seen."""
+    _check_plannable(serializer_class)
+    key = _variant_key(serializer_class, context, kwargs)
+    if key is not None:
         plan = _dynamic.get(key)
         if plan is not None:
             return plan
     global build_count
     with _lock:
-        if key is None and serializer_class in _dynamic_classes:  # planned meanwhile
-            key = _signature(serializer)
+        key = key or _variant_key(serializer_class, context, kwargs)  # learnt meanwhile
         cached = _static.get(serializer_class) or (_dynamic.get(key) if key else None)
         if cached is not None:
             return cached
+        reads = ContextReads(context)
+        serializer = _built(serializer_class, reads, kwargs)
+        if key is None and serializer_class in _variance:  # varies with what no key holds
+            cached = _dynamic.get(("fields", _signature(serializer)))
+            if cached is not None:
+                return cached
         plan, dynamic = _build_checked(serializer)
         build_count += 1
-        if dynamic:
-            _dynamic_classes.add(serializer_class)
-            _dynamic[key or _signature(serializer)] = plan
-            while len(_dynamic) > DYNAMIC_CACHE_SIZE:
-                _dynamic.popitem(last=False)  # the oldest selection
-        else:
+        if not dynamic:
             _static[serializer_class] = plan
+        else:
+            key = _learn_variance(serializer_class, reads, kwargs, serializer)
+            _remember(_dynamic, key, plan)
     _report(plan)
     return plan
+
+
+def _built(serializer_class: type, context: ContextReads, kwargs: dict[str, Any]) -> Any:
+    """An instance to plan, built as the caller builds it; without ``kwargs`` when the
+    class does not take them (they are then not about its fields)."""
+    factory: Any = serializer_class
+    if kwargs:
+        try:
+            return factory(context=context, **kwargs)
+        except TypeError:
+            logger.debug("%s does not take %s", serializer_class.__name__, sorted(kwargs))
+    return factory(context=context)
+
+
+def _variant_key(
+    serializer_class: type, context: Mapping[str, Any] | None, kwargs: dict[str, Any]
+) -> tuple[Any, ...] | None:
+    """The cache key of a known varying serializer built with ``kwargs`` and ``context``,
+    or ``None`` when no key can stand for them (the serializer must be built)."""
+    if serializer_class not in _variance:
+        return None
+    keys = _variance[serializer_class]
+    if keys is None:
+        return None
+    given = context or {}
+    try:
+        return (
+            "kwargs",
+            serializer_class,
+            freeze(kwargs),
+            tuple((name, _frozen_entry(given, name)) for name in sorted(keys)),
+        )
+    except Unfrozen:
+        return None
+
+
+def _frozen_entry(context: Mapping[str, Any], name: str) -> Any:
+    value = context.get(name, _ABSENT)
+    return value if value is _ABSENT else freeze(value)
+
+
+def _learn_variance(
+    serializer_class: type, reads: ContextReads, kwargs: dict[str, Any], serializer: Any
+) -> tuple[Any, ...]:
+    """Record what ``serializer_class``'s fields were seen to vary with; its cache key."""
+    known = _variance.get(serializer_class, frozenset())
+    keys = None if reads.whole or known is None else frozenset(reads.read) | known
+    _variance[serializer_class] = keys
+    return _variant_key(serializer_class, reads, kwargs) or ("fields", _signature(serializer))
+
+
+class _Absent:
+    """A context key the context does not hold (not the same as ``None``)."""
+
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+_ABSENT = _Absent()
 
 
 def _check_plannable(serializer_class: type) -> None:
@@ -724,10 +908,10 @@ def _check_plannable(serializer_class: type) -> None:
         )
 
 
-def _build_checked(serializer: Any) -> tuple[Plan, bool]:
+def _build_checked(serializer: Any, selection: Selection | None = None) -> tuple[Plan, bool]:
     """:func:`build_plan`, DRF's own refusal to build the fields a ``PlanError``."""
     try:
-        return build_plan(serializer)
+        return build_plan(serializer, selection)
     except AssertionError as exc:  # DRF's checks of a serializer's declaration
         detail: Any = exc.args[0] if exc.args else exc
         while isinstance(detail, tuple) and len(detail) == 1:
@@ -768,6 +952,7 @@ def clear_cache() -> None:
     with _lock:
         _static.clear()
         _dynamic.clear()
-        _dynamic_classes.clear()
+        _trees.clear()
+        _variance.clear()
         build_count = 0
         model_attrs.cache_clear()

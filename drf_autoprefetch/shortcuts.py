@@ -20,6 +20,7 @@ def optimize(
     serializer_class: type[BaseSerializer[Any]],
     *,
     context: Mapping[str, Any] | None = None,
+    kwargs: Mapping[str, Any] | None = None,
 ) -> Q:
     """``queryset`` optimized for ``serializer_class``: ``plan_for(...).apply(queryset)``.
 
@@ -27,9 +28,13 @@ def optimize(
     the rows it holds: the plan is prefetched onto them, nothing is read again. A
     serializer with no ``Meta.model`` (one that renders something else than the rows)
     has nothing to plan: ``queryset`` is returned as it is, as the view mixin does.
+    ``kwargs`` are the keyword arguments the serializer will be built with, such as
+    ``fields=`` for one that renders only some of its fields.
     """
     target: Any = queryset.all() if isinstance(queryset, Manager) else queryset
     if serializer_model(serializer_class) is None:
         return target  # type: ignore[no-any-return]
-    optimized: Any = plan_for_queryset(serializer_class, target, context=context).apply(target)
+    optimized: Any = plan_for_queryset(
+        serializer_class, target, context=context, kwargs=kwargs
+    ).apply(target)
     return optimized  # type: ignore[no-any-return]

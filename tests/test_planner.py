@@ -408,7 +408,7 @@ def test_static_serializer_is_planned_once_whatever_the_context():
 
     assert again is first
     assert planner.build_count == 1
-    assert shapes.BookDepthSerializer not in planner._dynamic_classes
+    assert shapes.BookDepthSerializer not in planner._variance
 
 
 class MissingManySerializer(serializers.ModelSerializer):
