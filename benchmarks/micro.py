@@ -4,7 +4,8 @@
   which also forgets the model metadata the planner caches;
 - warm ``optimize()``: ``optimize(Model.objects.all(), S)`` with the plan cached, next to
   what building the hand-written queryset costs;
-- the mixin's ``get_queryset()`` with the plan cached, next to DRF's own.
+- the mixin's ``get_queryset()`` with the plan cached, next to DRF's own;
+- the same for serializers whose fields vary per request (:mod:`benchmarks.dynamic`).
 """
 
 from __future__ import annotations
@@ -76,4 +77,7 @@ def micro_benchmarks() -> dict[str, Any]:
         entry["mixin_get_queryset"] = _per_call(mixin.get_queryset, calls=500)
         entry["drf_get_queryset"] = _per_call(plain.get_queryset, calls=500)
         found["serializers"][scenario.name] = entry
+    from benchmarks.dynamic import dynamic_benchmarks
+
+    found["dynamic"] = dynamic_benchmarks(_per_call)
     return found

@@ -30,6 +30,9 @@ PEERS = ("fetch_peers", "auto_prefetching", "serializer_prefetch", "fastdrf")
 TOLERANCE = 0.05
 OPTIMIZE_LIMIT_US = 50.0
 COLD_PLAN_LIMIT_US = 5000.0
+#: Warm ``get_queryset()`` overhead over DRF's, static and dynamic serializers.
+STATIC_OVERHEAD_LIMIT_US = 30.0
+DYNAMIC_OVERHEAD_LIMIT_US = 60.0
 
 Key = tuple[str, str, str, str, int]
 
@@ -215,6 +218,49 @@ def _micro_goals(results: Results) -> list[Goal]:
     return [optimize, cold]
 
 
+def _overhead(entry: dict[str, Any]) -> float:
+    return float(entry["mixin_get_queryset"]["median_us"] - entry["drf_get_queryset"]["median_us"])
+
+
+def _dynamic_goals(results: Results) -> list[Goal]:
+    micro = results.data.get("micro")
+    static_text = f"Warm `get_queryset()` overhead under {STATIC_OVERHEAD_LIMIT_US:.0f} µs (static)"
+    dynamic_text = (
+        f"Warm `get_queryset()` overhead under {DYNAMIC_OVERHEAD_LIMIT_US:.0f} µs "
+        "(fields per request)"
+    )
+    queries_text = "Fields per request: no planning query, the hand plan's query count"
+    if not micro or "dynamic" not in micro:
+        return [
+            Goal(text, "not measured", "") for text in (static_text, dynamic_text, queries_text)
+        ]
+    found = []
+    for text, entries, limit in (
+        (static_text, micro["serializers"], STATIC_OVERHEAD_LIMIT_US),
+        (dynamic_text, micro["dynamic"], DYNAMIC_OVERHEAD_LIMIT_US),
+    ):
+        worst = max(entries, key=lambda name: _overhead(entries[name]))
+        misses = [
+            f"{name}: {_overhead(entry):.1f} µs"
+            for name, entry in entries.items()
+            if _overhead(entry) >= limit
+        ]
+        found.append(
+            _goal(
+                text, misses, len(entries), f"; most: {worst} at {_overhead(entries[worst]):.1f} µs"
+            )
+        )
+    dynamic = micro["dynamic"]
+    misses = [
+        f"{name}: {entry['planning_queries']} planning, "
+        f"{entry['queries']} vs {entry['hand_queries']}"
+        for name, entry in dynamic.items()
+        if entry["planning_queries"] or entry["queries"] != entry["hand_queries"]
+    ]
+    found.append(_goal(queries_text, misses, len(dynamic)))
+    return found
+
+
 def _peer_goals(results: Results) -> list[Goal]:
     query_misses, time_misses, failures = [], [], []
     query_checked = time_checked = 0
@@ -284,6 +330,7 @@ def goals(results: Results) -> list[Goal]:
         _queries_goal(results),
         _time_goal(results),
         *_micro_goals(results),
+        *_dynamic_goals(results),
         _memory_goal(results),
         *_peer_goals(results),
     ]
@@ -488,6 +535,46 @@ def _micro_section(results: Results) -> list[str]:
         "costs, for scale; DRF's `get_queryset()` is the plain viewset's.",
         "",
         *_table(header, rows, "llrrrrr"),
+        "",
+        *_dynamic_section(micro.get("dynamic")),
+    ]
+
+
+def _dynamic_section(dynamic: dict[str, Any] | None) -> list[str]:
+    """The dynamic-fields scenario: per-request planning cost and query counts."""
+    if not dynamic:
+        return []
+    header = [
+        "mode",
+        "serializer",
+        "request",
+        "mixin `get_queryset()` µs",
+        "DRF `get_queryset()` µs",
+        "overhead µs",
+        "planning queries",
+        "queries (hand plan)",
+    ]
+    rows = [
+        [
+            name,
+            f"`{entry['serializer']}`",
+            f"`?{entry['query']}`" if entry["query"] else "",
+            f"{entry['mixin_get_queryset']['median_us']:.1f}",
+            f"{entry['drf_get_queryset']['median_us']:.1f}",
+            f"{_overhead(entry):.1f}",
+            str(entry["planning_queries"]),
+            f"{entry['queries']} ({entry['hand_queries']})",
+        ]
+        for name, entry in dynamic.items()
+    ]
+    return [
+        "Fields per request (`benchmarks/dynamic.py`): a NetBox-like serializer over the "
+        "deep scenario's companies, rendered full, brief and with `?fields=` (the view "
+        "passes `fields=` or `nested=True` through `get_serializer()`), and a serializer "
+        "that only overrides `__init__`. The queries are those of the rendered list; the "
+        "hand plan is the one a developer writes for the fields that mode renders.",
+        "",
+        *_table(header, rows, "lllrrrrr"),
     ]
 
 

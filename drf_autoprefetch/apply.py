@@ -30,6 +30,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Manager, Model, Prefetch, QuerySet, prefetch_related_objects
 from django.db.models.lookups import In
+from django.db.models.manager import BaseManager
 from django.db.models.query import ModelIterable
 from django.db.models.sql.where import AND, WhereNode
 
@@ -349,7 +350,43 @@ def _plain_lookups(through: str, relation: Relation) -> list[Lookup]:
 
 
 def _build(spec: _Spec, inner: Sequence[Prefetch[Any]] = ()) -> list[Lookup]:
-    """The lookups loading ``spec``: one ``Prefetch``, or plain strings."""
+    """The lookups loading ``spec``: one ``Prefetch``, or plain strings.
+
+    Built once and shared by later requests, as a ``Prefetch`` declared on a view class
+    is, where every queryset below comes from a manager Django's own ``get_queryset()``
+    serves (one that filters per request is asked again each time).
+    """
+    if inner or not _reusable(spec.relation):
+        return _build_now(spec, inner)
+    built = spec.relation.memo.get(spec.through)
+    if built is None:
+        built = spec.relation.memo[spec.through] = tuple(_build_now(spec))
+    return list(built)
+
+
+def _reusable(relation: Relation) -> bool:
+    """Whether what is built for ``relation`` can serve every request (memoized)."""
+    reusable = relation.memo.get(_REUSABLE)
+    if reusable is None:
+        reusable = relation.memo[_REUSABLE] = all(_fixed_source(each) for each in relation.walk())
+    return bool(reusable)
+
+
+#: The memo key of :func:`_reusable` (no lookup path contains a space).
+_REUSABLE = "reusable ?"
+
+
+def _fixed_source(relation: Relation) -> bool:
+    """Whether the rows of ``relation`` come from a queryset that is the same for every
+    request: hinted, or from a manager whose ``get_queryset()`` is Django's own."""
+    if relation.queryset is not None or relation.model is None or relation.plain:
+        return True
+    model = relation.model
+    manager = model._default_manager if relation.kind is Kind.PREFETCH else model._base_manager
+    return type(manager).get_queryset is BaseManager.get_queryset
+
+
+def _build_now(spec: _Spec, inner: Sequence[Prefetch[Any]] = ()) -> list[Lookup]:
     relation = spec.relation
     if relation.plain:
         return _plain_lookups(spec.through, relation)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -172,7 +173,7 @@ class AutoPrefetchMixin:
         serializer class, which builds nothing; ``{}`` when it is not overridden.
         """
         view: Any = self
-        if type(view).get_serializer is AutoPrefetchMixin.get_serializer:
+        if not _overrides_get_serializer(type(view)):
             return {}
         vars(view)["get_serializer_class"] = _capture_kwargs
         try:
@@ -294,6 +295,23 @@ class AutoPrefetchMixin:
     def _writes(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
         """Whether the serializer is given input data, to save one row."""
         return len(args) > 1 or "data" in kwargs
+
+
+_overriders: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+
+
+def _overrides_get_serializer(view_class: type) -> bool:
+    """Whether a class of ``view_class`` other than this mixin and DRF's defines
+    ``get_serializer()``: it may pass keyword arguments of its own."""
+    found = _overriders.get(view_class)
+    if found is None:
+        found = _overriders[view_class] = any(
+            "get_serializer" in vars(klass)
+            and klass is not AutoPrefetchMixin
+            and not klass.__module__.startswith("rest_framework.")
+            for klass in view_class.__mro__
+        )
+    return found
 
 
 class _Captured(Exception):

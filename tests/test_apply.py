@@ -328,3 +328,26 @@ def test_checks_accept_a_name_the_views_queryset_annotates():
     assert check_serializer(serializer_class, {"review_total"}) == []
     (error,) = check_serializer(serializer_class)
     assert error.id == "drf_autoprefetch.E001"
+
+
+def test_prefetches_over_plain_managers_are_built_once_and_shared(make_world):
+    """As a ``Prefetch`` on a view class is: the next request reuses it, and reads the
+    rows of its own time."""
+    make_world(2)
+    plan = plan_for(shapes.BookWithAuthorsSerializer)
+    first = optimize(Book.objects.all(), shapes.BookWithAuthorsSerializer)
+    expected = json.dumps(shapes.BookWithAuthorsSerializer(first, many=True).data)
+    Person.objects.update(name="Renamed")
+    again = optimize(Book.objects.all(), shapes.BookWithAuthorsSerializer)
+
+    assert again._prefetch_related_lookups == first._prefetch_related_lookups
+    assert all(
+        mine is theirs
+        for mine, theirs in zip(
+            again._prefetch_related_lookups, first._prefetch_related_lookups, strict=True
+        )
+    )
+    assert plan.prefetches[0] is first._prefetch_related_lookups[0]
+    rendered = json.dumps(shapes.BookWithAuthorsSerializer(again, many=True).data)
+    assert rendered != expected
+    assert "Renamed" in rendered

@@ -574,3 +574,56 @@ def test_a_static_serializer_with_unknown_kwargs_is_not_rebuilt():
 
     assert plan_for(PersonSerializer) is plan
     assert planner.has_static_plan(PersonSerializer)
+
+
+# ---------------------------------------------------------- the mixin's kwargs
+
+
+class BriefFromQuery:
+    """``get_serializer()`` in a base class the mixin comes before."""
+
+    def get_serializer(self, *args, **kwargs):
+        if self.request.query_params.get("brief"):
+            kwargs["fields"] = NBBookSerializer.Meta.brief_fields
+        return super().get_serializer(*args, **kwargs)
+
+
+class MixinFirstViewSet(AutoPrefetchMixin, BriefFromQuery, viewsets.ReadOnlyModelViewSet):
+    queryset = Book.objects.order_by("title", "id")
+    serializer_class = NBBookSerializer
+
+
+class PlainMixinFirstViewSet(MixinFirstViewSet):
+    autoprefetch = False
+
+
+def test_kwargs_of_a_get_serializer_below_the_mixin_are_planned(make_world):
+    make_world(3)
+    expected = nb_request(PlainMixinFirstViewSet, "brief=1").data
+
+    response, queries = counted(nb_request, MixinFirstViewSet, "brief=1")
+
+    assert dumped(response.data) == dumped(expected)
+    assert queries == 1
+
+
+class FailingGetSerializerViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+    """Reads what the stand-in serializer class does not have: planned without kwargs."""
+
+    queryset = Book.objects.order_by("title", "id")
+    serializer_class = DocsBookSerializer
+
+    def get_serializer(self, *args, **kwargs):
+        kwargs.setdefault("fields", self.get_serializer_class().Meta.fields)
+        return super().get_serializer(*args, **kwargs)
+
+
+def test_a_get_serializer_the_stand_in_cannot_serve_is_planned_without_kwargs(make_world):
+    make_world(3)
+    plain = type("Plain", (FailingGetSerializerViewSet,), {"autoprefetch": False})
+    expected = nb_request(plain).data
+
+    response, queries = counted(nb_request, FailingGetSerializerViewSet)
+
+    assert dumped(response.data) == dumped(expected)
+    assert queries == 3  # the full plan: books with category, authors, reviews

@@ -308,3 +308,12 @@ def test_soft_deleted_rows_never_leak_into_optimized_responses(world, case):
     response = get(optimized, "")
     assert response == expected
     assert DELETED not in response
+
+
+def test_each_application_reads_the_tenant_again(tenants):
+    """Prefetches over a manager that filters per request are never reused."""
+    for tenant_name in (*TENANTS, *reversed(TENANTS)):
+        with tenant(tenant_name):
+            queryset = optimize(Project.objects.all(), ProjectSerializer)
+            data = JSONRenderer().render(ProjectSerializer(queryset, many=True).data).decode()
+        assert hidden_from(tenant_name) not in data

@@ -60,3 +60,64 @@ class DocumentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Document
         fields = ("id", "title", "status")
+
+
+class NetBoxStyleSerializer(serializers.ModelSerializer):
+    """NetBox's base serializer: ``nested=True`` renders ``Meta.brief_fields`` and
+    ``fields=`` the fields named."""
+
+    def __init__(self, *args, nested=False, fields=None, **kwargs):
+        self.nested = nested
+        self._requested_fields = fields
+        if nested and not fields:
+            self._requested_fields = getattr(self.Meta, "brief_fields", None)
+        super().__init__(*args, **kwargs)
+
+    def get_field_names(self, declared_fields, info):
+        names = super().get_field_names(declared_fields, info)
+        return list(self._requested_fields) if self._requested_fields else names
+
+
+class BriefPersonSerializer(NetBoxStyleSerializer):
+    city = CitySerializer(read_only=True)
+
+    class Meta:
+        model = Person
+        fields = ("id", "name", "city")
+        brief_fields = ("id", "name")
+
+
+class BriefDivisionSerializer(NetBoxStyleSerializer):
+    head = BriefPersonSerializer(nested=True, read_only=True)
+
+    class Meta:
+        model = Division
+        fields = ("id", "name", "head")
+        brief_fields = ("id", "name")
+
+
+class DynamicCompanySerializer(NetBoxStyleSerializer):
+    """A NetBox-like serializer: full, brief (``nested=True``) or ``fields=``."""
+
+    country = CountrySerializer(read_only=True)
+    divisions = BriefDivisionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Company
+        fields = ("id", "name", "country", "divisions")
+        brief_fields = ("id", "name")
+
+
+class InitCompanySerializer(serializers.ModelSerializer):
+    """Overrides ``__init__`` without changing which fields it has."""
+
+    country = CountrySerializer(read_only=True)
+    divisions = BriefDivisionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Company
+        fields = ("id", "name", "country", "divisions")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["name"].label = "Company name"
