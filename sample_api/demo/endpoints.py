@@ -17,7 +17,7 @@ from rest_framework import serializers, viewsets
 from rest_framework.test import APIRequestFactory
 
 from chat.views import ChatRoomViewSet
-from library.views import AuthorViewSet, BookViewSet, PublisherViewSet
+from library.views import AuthorViewSet, BookViewSet, FlexibleBookViewSet, PublisherViewSet
 from tickets.views import ActiveOrderViewSet, OrderReceiptViewSet, OrderViewSet
 
 __all__ = ["ENDPOINTS", "Endpoint", "fetch"]
@@ -41,6 +41,7 @@ class Endpoint:
 
 ENDPOINTS = (
     Endpoint("books", BookViewSet),
+    Endpoint("books-flexible", FlexibleBookViewSet),
     Endpoint("authors", AuthorViewSet),
     Endpoint("publishers", PublisherViewSet),
     Endpoint("orders", OrderViewSet),

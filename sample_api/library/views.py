@@ -13,12 +13,25 @@ from rest_framework.views import APIView
 
 from drf_autoprefetch import AutoPrefetchMixin
 from library.models import Author, Book, Publisher
-from library.serializers import AuthorSerializer, BookSerializer, PublisherWithBooksSerializer
+from library.serializers import (
+    AuthorSerializer,
+    BookSerializer,
+    FlexibleBookSerializer,
+    PublisherWithBooksSerializer,
+)
 
 
 class BookViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Book.objects.all()
     serializer_class = BookSerializer
+
+
+class FlexibleBookViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+    """Books as ``?fields=``, ``?omit=`` and ``?expand=`` ask: each request gets the
+    plan of the fields it renders."""
+
+    queryset = Book.objects.all()
+    serializer_class = FlexibleBookSerializer
 
 
 class AuthorViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):

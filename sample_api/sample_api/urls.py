@@ -11,6 +11,7 @@ from chat.views import ChatRoomViewSet
 from library.views import (
     AuthorViewSet,
     BookViewSet,
+    FlexibleBookViewSet,
     PublisherBooksView,
     PublisherViewSet,
     recent_books,
@@ -19,6 +20,7 @@ from tickets.views import ActiveOrderViewSet, OrderReceiptViewSet, OrderViewSet
 
 router = DefaultRouter()
 router.register("books", BookViewSet)
+router.register("books-flexible", FlexibleBookViewSet, basename="flexible-book")
 router.register("authors", AuthorViewSet)
 router.register("publishers", PublisherViewSet)
 router.register("orders", OrderViewSet)

@@ -10,6 +10,7 @@ SIZE = 6
 # single-valued relations below it). A detail view runs the same minus the COUNT.
 LIST_QUERIES = {
     "books": 4,  # COUNT, book+publisher, authors+profile, review_set
+    "books-flexible": 3,  # COUNT, book+publisher, authors (names: nothing expanded)
     "authors": 3,  # COUNT, author+profile, books+publisher
     "publishers": 3,  # COUNT, publisher, book_set
     "orders": 3,  # COUNT, order+customer, items+program

@@ -1,0 +1,103 @@
+"""drf-flex-fields' ``?fields=``, ``?omit=`` and ``?expand=`` with the selection method
+of the dynamic-fields page, as written there."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_flex_fields import FlexFieldsModelSerializer
+from rest_framework import serializers, viewsets
+from rest_framework.test import APIRequestFactory
+
+from drf_autoprefetch import AutoPrefetchMixin, plan_for
+from drf_autoprefetch.selection import Selection
+from tests.testapp.models import Book, Category, Person
+
+pytestmark = pytest.mark.django_db
+
+
+def _listed(kwargs, params, name):
+    given = list(kwargs.get(name, ()))
+    return given or [part for part in params.get(name, "").split(",") if part]
+
+
+class PlannedFlexSerializer(FlexFieldsModelSerializer):
+    @classmethod
+    def autoprefetch_selection(cls, kwargs, context):
+        request = context.get("request")
+        params = request.query_params if request is not None else {}
+        return Selection(
+            fields=_listed(kwargs, params, "fields") or None,
+            omit=_listed(kwargs, params, "omit"),
+            build={"expand": _listed(kwargs, params, "expand")},
+        )
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["id", "name"]
+
+
+class PersonSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Person
+        fields = ["id", "name"]
+
+
+class FlexBookSerializer(PlannedFlexSerializer):
+    class Meta:
+        model = Book
+        fields = ["id", "title", "category", "editor"]
+        expandable_fields = {
+            "category": CategorySerializer,
+            "editor": PersonSerializer,
+            "authors": (PersonSerializer, {"many": True}),
+        }
+
+
+class FlexBookViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = Book.objects.all()
+    serializer_class = FlexBookSerializer
+
+
+class PlainFlexBookViewSet(FlexBookViewSet):
+    autoprefetch = False
+
+
+def listed(view_class, query):
+    view = view_class.as_view({"get": "list"})
+    return view(APIRequestFactory().get(f"/books/?{query}"))
+
+
+@pytest.mark.parametrize(
+    ("query", "expected_queries"),
+    [
+        ("", 1),
+        ("expand=category", 1),
+        ("expand=category,editor,authors", 2),
+        ("expand=authors&fields=id,authors", 2),
+        ("expand=category,authors&omit=authors", 1),
+        ("expand=editor,authors&fields=id,editor", 1),
+    ],
+)
+def test_flex_fields_requests_run_the_plan_of_what_they_render(make_world, query, expected_queries):
+    make_world(3)
+    expected = json.dumps(listed(PlainFlexBookViewSet, query).data, sort_keys=True)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = listed(FlexBookViewSet, query)
+
+    assert response.status_code == 200
+    assert json.dumps(response.data, sort_keys=True) == expected
+    assert len(captured) == expected_queries
+
+
+def test_flex_fields_own_to_representation_is_no_warning():
+    plan = plan_for(FlexBookSerializer, kwargs={"expand": ["category"]})
+
+    assert plan.select_related == ("category",)
+    assert plan.warnings == ()
