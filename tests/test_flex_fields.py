@@ -42,6 +42,13 @@ class CategorySerializer(serializers.ModelSerializer):
         fields = ["id", "name"]
 
 
+class FlexCategorySerializer(PlannedFlexSerializer):
+    class Meta:
+        model = Category
+        fields = ["id", "name", "parent"]
+        expandable_fields = {"parent": CategorySerializer}
+
+
 class PersonSerializer(serializers.ModelSerializer):
     class Meta:
         model = Person
@@ -53,7 +60,7 @@ class FlexBookSerializer(PlannedFlexSerializer):
         model = Book
         fields = ["id", "title", "category", "editor"]
         expandable_fields = {
-            "category": CategorySerializer,
+            "category": FlexCategorySerializer,
             "editor": PersonSerializer,
             "authors": (PersonSerializer, {"many": True}),
         }
@@ -82,6 +89,8 @@ def listed(view_class, query):
         ("expand=authors&fields=id,authors", 2),
         ("expand=category,authors&omit=authors", 1),
         ("expand=editor,authors&fields=id,editor", 1),
+        ("expand=category.parent", 1),  # category and its parent joined
+        ("expand=category.parent&fields=id,category.name", 1),
     ],
 )
 def test_flex_fields_requests_run_the_plan_of_what_they_render(make_world, query, expected_queries):
@@ -94,6 +103,12 @@ def test_flex_fields_requests_run_the_plan_of_what_they_render(make_world, query
     assert response.status_code == 200
     assert json.dumps(response.data, sort_keys=True) == expected
     assert len(captured) == expected_queries
+
+
+def test_a_nested_expansion_joins_below_the_expanded_relation():
+    plan = plan_for(FlexBookSerializer, kwargs={"expand": ["category.parent"]})
+
+    assert plan.select_related == ("category__parent",)
 
 
 def test_flex_fields_own_to_representation_is_no_warning():
