@@ -575,7 +575,7 @@ def _check_model(queryset: QuerySet[Any], plan: PlanLike) -> None:
     )
 
 
-def apply_plan(queryset: Any, plan: PlanLike, *, onto_rows: bool = True) -> Any:
+def apply_plan(queryset: Any, plan: PlanLike, *, onto_rows: bool = True, prune: bool = True) -> Any:
     """``queryset`` with ``plan`` merged into what it already has.
 
     Never reads rows again: an evaluated QuerySet or a list of instances gets the plan
@@ -586,6 +586,9 @@ def apply_plan(queryset: Any, plan: PlanLike, *, onto_rows: bool = True) -> Any:
     whole, for a view that will filter it down to one row (a detail view's
     ``get_object()``): the copy it filters gets the plan, and no held row is loaded for
     nothing.
+
+    ``prune=False`` loads every column of the root rows whatever ``plan.only`` says (the
+    rows of a request that saves them: Django saves only the loaded columns).
     """
     if isinstance(queryset, Manager):
         queryset = queryset.all()
@@ -604,7 +607,37 @@ def apply_plan(queryset: Any, plan: PlanLike, *, onto_rows: bool = True) -> Any:
     if queryset.query.combinator:
         return _combined(queryset, plan)
     _check_own_prefetches(queryset)
+    if prune:
+        queryset = _prune_root(queryset, plan.only)
     return _apply(queryset, plan.relations, plan.annotation_items, plan.columns)
+
+
+def _prune_root(queryset: QuerySet[Any], only: tuple[str, ...] | None) -> QuerySet[Any]:
+    """``queryset`` loading the columns ``only`` names, and the keys of the relations it
+    joins or prefetches itself; as it is if it chose its columns itself (``only()``,
+    ``defer()``) or joins every foreign key (``select_related()``)."""
+    query = queryset.query
+    if only is None or query.deferred_loading[0] or query.select_related is True:
+        return queryset
+    pruned: QuerySet[Any] = queryset.only(*only, *_own_keys(queryset))
+    return pruned
+
+
+def _own_keys(queryset: QuerySet[Any]) -> list[str]:
+    """The foreign keys a queryset joins or prefetches through on its own."""
+    model = queryset.model
+    selected = queryset.query.select_related
+    names = list(selected) if isinstance(selected, dict) else []
+    lookups: Sequence[Lookup] = queryset._prefetch_related_lookups  # type: ignore[attr-defined]
+    for lookup in lookups:
+        through = lookup if isinstance(lookup, str) else lookup.prefetch_through
+        names.append(through.split("__", 1)[0])
+    keys = []
+    for name in names:
+        field: Any = _field(model, name)
+        if field is not None and field.concrete and field.is_relation:
+            keys.append(field.name)
+    return keys
 
 
 def _check_own_prefetches(queryset: QuerySet[Any]) -> None:

@@ -19,9 +19,11 @@ DEFAULTS: dict[str, Any] = {
     "STRICT": False,
     "ON_UNPLANNABLE": "warn",
     "INFER": True,
+    "PRUNE_COLUMNS": "auto",
 }
 
 ON_UNPLANNABLE_CHOICES = ("warn", "ignore", "raise")
+PRUNE_COLUMNS_CHOICES = ("auto", True, False)
 
 
 class Settings:
@@ -46,6 +48,11 @@ class Settings:
                 f"{SETTING_NAME}['ON_UNPLANNABLE'] is {values['ON_UNPLANNABLE']!r}, must be "
                 f"one of: {', '.join(repr(choice) for choice in ON_UNPLANNABLE_CHOICES)}."
             )
+        if values["PRUNE_COLUMNS"] not in PRUNE_COLUMNS_CHOICES:
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['PRUNE_COLUMNS'] is {values['PRUNE_COLUMNS']!r}, must be "
+                "'auto', True or False."
+            )
         for name in ("STRICT", "INFER"):
             if not isinstance(values[name], bool):
                 raise ImproperlyConfigured(
@@ -65,6 +72,10 @@ class Settings:
     @property
     def INFER(self) -> bool:
         return cast(bool, self._get("INFER"))
+
+    @property
+    def PRUNE_COLUMNS(self) -> Literal["auto", True, False]:
+        return cast(Literal["auto", True, False], self._get("PRUNE_COLUMNS"))
 
     @property
     def ON_UNPLANNABLE(self) -> Literal["warn", "ignore", "raise"]:

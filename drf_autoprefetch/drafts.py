@@ -6,12 +6,13 @@ turns the drafts into the immutable :class:`~drf_autoprefetch.tree.Relation` tre
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Model
 
+from drf_autoprefetch.columns import Pruning, link_columns, prunes, to_load
 from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.modelinfo import Attr
 from drf_autoprefetch.tree import Kind, Relation
@@ -116,6 +117,10 @@ class Draft:
         self.parent: Draft | None = None
         #: Where the relation was inferred from, when only inferred code reads it.
         self.origin: str | None = None
+        #: Columns of these rows that fields read (names or attnames).
+        self.reads: set[str] = set()
+        #: Code whose reads are not known gets these rows: no column may be left out.
+        self.whole_row = False
 
     @property
     def to_many(self) -> bool:
@@ -142,29 +147,52 @@ class Draft:
             child.origin = None
         return child
 
-    def freeze(self, warnings: Warnings) -> Relation:
+    def read_columns(self, names: Iterable[str]) -> None:
+        self.reads.update(names)
+
+    def columns(self, mode: Pruning, link: Iterable[str] = ()) -> tuple[str, ...] | None:
+        """What an ``only()`` of these rows keeps, or ``None`` where it does not prune:
+        the columns read, the keys of the relations below and ``link`` (what relates the
+        rows to their parent)."""
+        if self.whole_row or self.model is None or self.queryset is not None:
+            return None
+        keys = set(link)
+        for child in self.children.values():
+            mine, _ = link_columns(self.model, child.lookup)
+            keys.update(mine)
+        loaded = to_load(self.model, self.reads, keys)
+        return loaded if prunes(self.model, loaded, mode) else None
+
+    def _pruned(self, kind: Kind, mode: Pruning) -> tuple[str, ...] | None:
+        if kind is Kind.JOIN or self.parent is None or self.parent.model is None:
+            return None  # a joined model's columns come with its parent's query
+        _, link = link_columns(self.parent.model, self.lookup)
+        return self.columns(mode, link)
+
+    def freeze(self, warnings: Warnings, mode: Pruning = False) -> Relation:
         assert self.kind is not None
         self._check_readers()
         if self.plain:
-            return self._freeze_plain(warnings)
+            return self._freeze_plain(warnings, mode)
         kind = self.kind
         if kind is Kind.JOIN and (self.annotations or self.queryset is not None or self.loose):
             kind = Kind.PREFETCH_ONE
         ids_only = not (self.rows_read or self.children or self.annotations or self.queryset)
+        only = self.id_columns if ids_only and kind is Kind.PREFETCH else None
         return Relation(
             attr=self.attr,
             lookup=self.lookup,
             model=self.model,
             kind=kind,
-            children=freeze_all(self.children, warnings),
+            children=freeze_all(self.children, warnings, mode),
             annotations=tuple(sorted(self.annotations.items())),
-            only=self.id_columns if ids_only and kind is Kind.PREFETCH else None,
+            only=only if only is not None else self._pruned(kind, mode),
             queryset=self.queryset,
             user_queryset=self.queryset is not None,
             origin=self.origin,
         )
 
-    def _freeze_plain(self, warnings: Warnings) -> Relation:
+    def _freeze_plain(self, warnings: Warnings, mode: Pruning) -> Relation:
         """A relation loaded by its plain lookup: no queryset of ours, below it either."""
         if self.annotations or self.queryset is not None or self.attr != self.lookup:
             where = self.readers[0] if self.readers else self.attr
@@ -175,7 +203,7 @@ class Draft:
             )
             return Relation(self.lookup, self.lookup, self.model, Kind.PREFETCH, plain=True)
         kind = Kind.PREFETCH if self.kind is Kind.PREFETCH else Kind.PREFETCH_ONE
-        children = freeze_all(self.children, warnings)
+        children = freeze_all(self.children, warnings, mode)
         return Relation(
             self.attr, self.lookup, self.model, kind, children, plain=True, origin=self.origin
         )
@@ -191,5 +219,7 @@ class Draft:
         )
 
 
-def freeze_all(children: dict[str, Draft], warnings: Warnings) -> tuple[Relation, ...]:
-    return tuple(children[name].freeze(warnings) for name in sorted(children))
+def freeze_all(
+    children: dict[str, Draft], warnings: Warnings, mode: Pruning = False
+) -> tuple[Relation, ...]:
+    return tuple(children[name].freeze(warnings, mode) for name in sorted(children))

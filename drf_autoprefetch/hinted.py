@@ -15,15 +15,33 @@ __all__ = ["apply_hints"]
 
 
 def apply_hints(declared: Hints, draft: Draft, walk: Walk, owner: str) -> None:
+    reached = [draft]
     for path in declared.select_related:
-        _hinted_path(path, draft, walk, owner)
+        reached.extend(_hinted_path(path, draft, walk, owner))
     for item in declared.prefetch_related:
         if isinstance(item, str):
-            _hinted_path(item, draft, walk, owner)
+            reached.extend(_hinted_path(item, draft, walk, owner))
         else:
-            _hinted_prefetch(item, draft, walk, owner)
+            reached.extend(_hinted_prefetch(item, draft, walk, owner))
     draft.rows_read = True
     draft.annotations.update(declared.annotate)
+    if declared.only:
+        _read_hinted_columns(declared.only, draft)
+    else:  # the code's columns are not declared: it may read any of these rows' columns
+        for each in reached:
+            each.whole_row = True
+
+
+def _read_hinted_columns(only: tuple[str, ...], draft: Draft) -> None:
+    """``only=("title", "publisher__name")``: columns of ``draft`` and of the relations
+    the hints load below it."""
+    for path in only:
+        *names, column = path.split("__")
+        current: Draft | None = draft
+        for name in names:
+            current = current.children.get(name) if current is not None else None
+        if current is not None:
+            current.reads.add(column)
 
 
 def _relation_of(draft: Draft, name: str, walk: Walk, owner: str, path: str) -> Attr:
@@ -39,14 +57,17 @@ def _relation_of(draft: Draft, name: str, walk: Walk, owner: str, path: str) -> 
     return attr
 
 
-def _hinted_path(path: str, draft: Draft, walk: Walk, owner: str) -> None:
+def _hinted_path(path: str, draft: Draft, walk: Walk, owner: str) -> list[Draft]:
     current = draft
+    reached = []
     for name in path.split("__"):
         current = current.relation(name, _relation_of(current, name, walk, owner, path))
         current.rows_read = True
+        reached.append(current)
+    return reached
 
 
-def _hinted_prefetch(prefetch: Any, draft: Draft, walk: Walk, owner: str) -> None:
+def _hinted_prefetch(prefetch: Any, draft: Draft, walk: Walk, owner: str) -> list[Draft]:
     through = getattr(prefetch, "prefetch_through", None)
     if not isinstance(through, str):
         raise PlanError(
@@ -55,9 +76,11 @@ def _hinted_prefetch(prefetch: Any, draft: Draft, walk: Walk, owner: str) -> Non
         )
     *head, last = through.split("__")
     current = draft
+    reached = []
     for name in head:
         current = current.relation(name, _relation_of(current, name, walk, owner, through))
         current.rows_read = True
+        reached.append(current)
     attr = _relation_of(current, last, walk, owner, through)
     _check_prefetch(prefetch, current, attr, walk, owner)
     target = current.relation(prefetch.to_attr or last, attr, lookup=last)
@@ -66,6 +89,7 @@ def _hinted_prefetch(prefetch: Any, draft: Draft, walk: Walk, owner: str) -> Non
         _fill(target, tuple(prefetch.querysets), prefetch, walk, owner)
     elif prefetch.queryset is not None:
         _fill(target, prefetch.queryset, prefetch, walk, owner)
+    return [*reached, target]
 
 
 def _fill(target: Draft, queryset: Any, prefetch: Any, walk: Walk, owner: str) -> None:

@@ -16,6 +16,7 @@ from rest_framework.mixins import (
     RetrieveModelMixin,
     UpdateModelMixin,
 )
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.serializers import BaseSerializer, Serializer
 
 from drf_autoprefetch import strict
@@ -118,6 +119,8 @@ class AutoPrefetchMixin:
 
     #: Set to ``False`` to leave this view's queryset as it is.
     autoprefetch: bool = True
+    #: ``False`` to load every column of the root rows whatever the plan prunes.
+    autoprefetch_prune_columns: bool = True
     #: ``True`` or ``False`` to override ``DRF_AUTOPREFETCH["STRICT"]`` for this view.
     autoprefetch_strict: bool | None = None
     #: ``True`` while the outermost ``get_queryset()`` runs.
@@ -175,7 +178,8 @@ class AutoPrefetchMixin:
         view: Any = self
         if not _overrides_get_serializer(type(view)):
             return {}
-        vars(view)["get_serializer_class"] = _capture_kwargs
+        stand_in = _stand_in(vars(self).get(_SERIALIZER) or view.get_serializer_class())
+        vars(view)["get_serializer_class"] = lambda: stand_in
         try:
             view.get_serializer()
         except _Captured as captured:
@@ -190,7 +194,12 @@ class AutoPrefetchMixin:
         """``queryset`` with this view's plan applied (rows already read: onto them)."""
         plan = self.get_prefetch_plan(queryset)
         try:
-            return apply_plan(queryset, plan, onto_rows=not self._names_one_row())
+            return apply_plan(
+                queryset,
+                plan,
+                onto_rows=not self._names_one_row(),
+                prune=self.get_autoprefetch_prune_columns(),
+            )
         except PlanError as exc:  # the queryset does not fit the plan: say whose
             view: Any = self
             serializer = view.get_serializer_class().__name__
@@ -250,6 +259,15 @@ class AutoPrefetchMixin:
         method = getattr(getattr(view, "request", None), "method", None)
         destroy = getattr(type(view), "destroy", None)
         return method == "DELETE" and destroy is DestroyModelMixin.destroy
+
+    def get_autoprefetch_prune_columns(self) -> bool:
+        """Whether the root query may load only the columns the plan names: not when
+        ``autoprefetch_prune_columns = False``, nor on a request that may save the rows
+        (Django saves only the loaded columns of a row, so ``auto_now`` would not be)."""
+        if not self.autoprefetch_prune_columns:
+            return False
+        request = getattr(self, "request", None)
+        return getattr(request, "method", "GET") in SAFE_METHODS
 
     def get_autoprefetch_strict(self) -> bool:
         """Whether this view serializes in strict mode: the attribute, else the setting."""
@@ -322,13 +340,26 @@ class _Captured(Exception):
         self.kwargs = kwargs
 
 
-def _capture_kwargs() -> Callable[..., Any]:
-    """A stand-in ``get_serializer_class()``: its "class" stops ``get_serializer()``."""
+_stand_ins: weakref.WeakKeyDictionary[type, type] = weakref.WeakKeyDictionary()
 
-    def capture(*args: Any, **kwargs: Any) -> Any:
-        raise _Captured(kwargs)
 
-    return capture
+def _stand_in(serializer_class: type) -> type:
+    """A subclass of ``serializer_class`` whose construction stops ``get_serializer()``
+    with the arguments it was given; what the view reads of the class (its ``Meta``)
+    is the real one's."""
+    found = _stand_ins.get(serializer_class)
+    if found is None:
+
+        def capture(cls: type, *args: Any, **kwargs: Any) -> Any:
+            raise _Captured(kwargs)
+
+        found = type(serializer_class)(
+            serializer_class.__name__,
+            (serializer_class,),
+            {"__new__": capture, "__module__": serializer_class.__module__},
+        )
+        _stand_ins[serializer_class] = found
+    return found
 
 
 def _render_reloaded(serializer: BaseSerializer[Any], reload: Callable[[Model], Model]) -> None:

@@ -10,20 +10,30 @@ import functools
 import inspect
 import logging
 import threading
+import warnings
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from django.core.signals import setting_changed
 from django.db.models import Model
 from rest_framework import serializers
 from rest_framework.fields import Field, SerializerMethodField, empty
-from rest_framework.relations import ManyRelatedField, RelatedField, StringRelatedField
+from rest_framework.relations import (
+    HyperlinkedIdentityField,
+    HyperlinkedRelatedField,
+    ManyRelatedField,
+    PrimaryKeyRelatedField,
+    RelatedField,
+    SlugRelatedField,
+    StringRelatedField,
+)
 from rest_framework.serializers import BaseSerializer
 
 from drf_autoprefetch import conf
+from drf_autoprefetch.columns import Pruning
 from drf_autoprefetch.drafts import Draft, Walk, Warnings, freeze_all
 from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.hinted import apply_hints
@@ -44,6 +54,7 @@ from drf_autoprefetch.selection import (
     Unfrozen,
     build_kwargs,
     freeze,
+    selector_of,
 )
 from drf_autoprefetch.suggest import hints_line
 
@@ -228,6 +239,7 @@ class _Planner:
             return
         if declared is not None:
             return
+        target.whole_row = True
         code = getattr(cls, "to_representation", None)
         if isinstance(field, serializers.ListSerializer):
             self.warn(walk, _custom_code_warning(field, owner))
@@ -272,6 +284,7 @@ class _Planner:
             assert current.model is not None
             current = current.relation(name, model_attrs(current.model)[name], origin=origin)
             current.rows_read = True
+            current.whole_row = True  # what the code reads of these rows is not known
 
     def _nested_inferred(self, draft: Draft, path: str, serializer_class: type, walk: Walk) -> None:
         """A serializer the code builds over related rows, planned below them."""
@@ -300,10 +313,15 @@ class _Planner:
         target = self.follow(field.source_attrs, draft, walk, _Source(field))
         if target is not None and target is not draft:
             target.rows_read = True  # str() of a related object, or a custom field
+            target.whole_row = True
             self.custom_code(field, target, walk)
 
     def _star_field(self, field: Any, draft: Draft, walk: Walk) -> None:
         if type(field).__module__.startswith("rest_framework."):
+            if isinstance(field, HyperlinkedIdentityField):
+                _read_column(draft, field.lookup_field)
+            else:
+                draft.whole_row = True
             return
         self._whole_object(field, draft, walk, "with source='*'")
 
@@ -314,6 +332,7 @@ class _Planner:
         if declared is not None:
             apply_hints(declared, draft, walk, f"{type(field).__name__}.to_representation")
             return
+        draft.whole_row = True
         self.warn(
             walk,
             f"{_class_name(type(field))} {why} receives the whole object and the planner "
@@ -380,8 +399,13 @@ class _Planner:
             owner = f"{target.model.__name__}.__str__"
             if declared is not None:
                 apply_hints(declared, target, walk, owner)
-            elif not str(getattr(text, "__module__", "")).startswith("django."):
+            elif str(getattr(text, "__module__", "")).startswith("django."):
+                target.reads.add("pk")  # Django's own __str__ shows the primary key
+            else:
+                target.whole_row = True
                 self.inferred(text, 0, target, walk, owner)
+        else:
+            _read_by_related_field(field, target)
         self.custom_code(field, target, walk)
 
     def method(self, field: Any, draft: Draft, walk: Walk) -> None:
@@ -391,6 +415,8 @@ class _Planner:
         owner = f"{_defining_class(owner_class, field.method_name)}.{field.method_name}"
         raw = inspect.getattr_static(owner_class, field.method_name, None)
         subject = 0 if isinstance(raw, staticmethod) else 1
+        if declared is None:
+            draft.whole_row = True
         if declared is None and self.inferred(method, subject, draft, walk, owner):
             return
         if declared is None:
@@ -439,6 +465,7 @@ class _Planner:
         attr = model_attrs(draft.model).get(name)
         if attr is not None:
             if attr.kind is None or (source.pk_only and last and attr.attname):
+                draft.reads.add(name)
                 if draft.is_root:
                     self.columns.append(name)
                 return None
@@ -459,11 +486,14 @@ class _Planner:
             return None
         column = display_column(model, name)
         if column is not None and isinstance(member, functools.partialmethod):
+            draft.reads.add(column)
             if draft.is_root:
                 self.columns.append(column)
             return None  # Django's get_<field>_display() reads the column
         owner = f"{model.__name__}.{name}"
         declared = get_hints(member)
+        if declared is None:
+            draft.whole_row = True  # code whose columns are not known reads the row
         if declared is None and self.inferred(_code_of(member), 0, draft, walk, owner):
             if source.nested:
                 self.warn(walk, _nested_on_member(owner, name))
@@ -534,6 +564,33 @@ class _Planner:
         ]
 
 
+def _read_column(draft: Draft, name: str) -> None:
+    """``name`` read from ``draft``'s rows: a column, else code (the whole row)."""
+    attr = model_attrs(draft.model).get(name) if draft.model is not None else None
+    if attr is not None and attr.kind is None:
+        draft.reads.add(name)
+    else:
+        draft.whole_row = True
+
+
+def _read_by_related_field(field: Any, target: Draft) -> None:
+    """What DRF's own related fields read of the related row: the key, the slug or the
+    URL's lookup field. A field class of its own reads what its hints say, or the row."""
+    cls = type(field)
+    if not cls.__module__.startswith("rest_framework."):
+        if _declared_reader(cls) is None:
+            target.whole_row = True
+        return
+    if isinstance(field, SlugRelatedField):
+        _read_column(target, field.slug_field)
+    elif isinstance(field, HyperlinkedRelatedField):
+        _read_column(target, field.lookup_field)
+    elif isinstance(field, PrimaryKeyRelatedField):
+        target.reads.add("pk")
+    else:
+        target.whole_row = True
+
+
 def _nested_on_member(owner: str, name: str) -> str:
     return (
         f"the nested serializer reads what {owner} returns; its relations are not "
@@ -550,8 +607,9 @@ def _member_kind(member: object) -> str:
 
 
 def _is_dynamic(cls: type) -> bool:
+    """Whether a class of ``cls`` other than DRF's own (a mixin too) builds its fields."""
     for klass in cls.__mro__:
-        if not issubclass(klass, Field) or klass.__module__.startswith("rest_framework."):
+        if klass is object or klass.__module__.startswith("rest_framework."):
             continue
         if any(name in vars(klass) for name in _DYNAMIC_MEMBERS):
             return True
@@ -599,10 +657,12 @@ def build_plan(
     planner = _Planner(serializer, selection)
     root = Draft(model)
     planner.serializer(serializer, root, Walk(type(serializer).__name__))
-    relations = freeze_all(root.children, planner.warnings)
+    mode = pruning_of(type(serializer))
+    relations = freeze_all(root.children, planner.warnings, mode)
     plan = Plan(
         model=model,
         relations=relations,
+        only=root.columns(mode),
         annotation_items=tuple(sorted(root.annotations.items())),
         warnings=planner.warnings.texts(),
         causes=planner.warnings.causes(),
@@ -611,6 +671,20 @@ def build_plan(
         columns=tuple(dict.fromkeys(planner.columns)),
     )
     return plan, planner.dynamic
+
+
+def pruning_of(serializer_class: type) -> Pruning:
+    """How the plan of ``serializer_class`` prunes columns: its
+    ``autoprefetch_prune_columns`` attribute, else ``DRF_AUTOPREFETCH["PRUNE_COLUMNS"]``."""
+    own = getattr(serializer_class, "autoprefetch_prune_columns", None)
+    if own is None:
+        return conf.settings.PRUNE_COLUMNS
+    if own not in ("auto", True, False):
+        raise PlanError(
+            f"{serializer_class.__name__}.autoprefetch_prune_columns is {own!r}; use "
+            "'auto', True or False (or None for the setting)."
+        )
+    return cast(Pruning, own)
 
 
 def _signature(serializer: Any, stack: tuple[type, ...] = ()) -> tuple[Any, ...]:
@@ -703,7 +777,7 @@ def _cached_plan(
 ) -> Plan:
     plan = _static.get(serializer_class)
     if plan is None:
-        selector = getattr(serializer_class, SELECTION_METHOD, None)
+        selector = selector_of(serializer_class)
         if selector is not None:
             plan = _selected_plan(serializer_class, selector, context, kwargs)
         else:
@@ -790,14 +864,17 @@ def _tree(serializer_class: type, selection: Selection, context: Mapping[str, An
     _check_plannable(serializer_class)
     key = (serializer_class, selection.build)
     tree = _trees.get(key)
-    if tree is None:
-        factory: Any = serializer_class
-        try:
+    if tree is not None:
+        return tree
+    factory: Any = serializer_class
+    try:
+        with warnings.catch_warnings():  # e.g. "Context does not have access to request"
+            warnings.simplefilter("ignore")
             tree = factory(context={}, **selection.build_kwargs)
             tree.fields  # noqa: B018 - built now, where a missing request shows
-        except Exception:  # its fields need the request
-            tree = factory(context=dict(context or {}), **selection.build_kwargs)
-        _remember(_trees, key, tree)
+    except Exception:  # its fields need the request: a tree for this request only
+        return factory(context=dict(context or {}), **selection.build_kwargs)
+    _remember(_trees, key, tree)
     return tree
 
 

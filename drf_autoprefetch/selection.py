@@ -14,9 +14,12 @@ once per distinct ``build``. Nothing here imports the planner.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import functools
+import importlib
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 __all__ = [
     "SELECTION_METHOD",
@@ -25,10 +28,43 @@ __all__ = [
     "Unfrozen",
     "build_kwargs",
     "freeze",
+    "selector_of",
 ]
 
 #: The classmethod a serializer defines to say which fields a request renders.
 SELECTION_METHOD = "autoprefetch_selection"
+
+#: Serializer base classes of other packages -> the module of their built-in selection.
+KNOWN_SELECTIONS = {
+    "rest_flex_fields.serializers.FlexFieldsSerializerMixin": (
+        "drf_autoprefetch.contrib.flex_fields"
+    ),
+    "drf_dynamic_fields.DynamicFieldsMixin": "drf_autoprefetch.contrib.dynamic_fields",
+}
+
+_selectors: weakref.WeakKeyDictionary[type, Callable[..., Any] | None] = weakref.WeakKeyDictionary()
+
+
+def selector_of(serializer_class: type) -> Callable[..., Any] | None:
+    """The selection method of ``serializer_class``: its own ``autoprefetch_selection``,
+    else the built-in one of a package it is built on (drf-flex-fields,
+    drf-dynamic-fields), else ``None``."""
+    own = getattr(serializer_class, SELECTION_METHOD, None)
+    if own is not None:
+        return cast("Callable[..., Any]", own)
+    try:
+        return _selectors[serializer_class]
+    except KeyError:
+        pass
+    found = None
+    for klass in serializer_class.__mro__:
+        module = KNOWN_SELECTIONS.get(f"{klass.__module__}.{klass.__qualname__}")
+        if module is not None:
+            found = functools.partial(importlib.import_module(module).selection, serializer_class)
+            break
+    _selectors[serializer_class] = found
+    return found
+
 
 #: Keyword arguments that say how a serializer is used, not which fields it has.
 _USE_KWARGS = frozenset({"many", "instance", "data", "context", "partial"})

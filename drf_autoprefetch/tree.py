@@ -176,3 +176,6 @@ class PlanLike(Protocol):
 
     @property
     def columns(self) -> tuple[str, ...]: ...
+
+    @property
+    def only(self) -> tuple[str, ...] | None: ...

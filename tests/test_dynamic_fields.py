@@ -607,23 +607,43 @@ def test_kwargs_of_a_get_serializer_below_the_mixin_are_planned(make_world):
     assert queries == 1
 
 
-class FailingGetSerializerViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
-    """Reads what the stand-in serializer class does not have: planned without kwargs."""
+class MetaReadingViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+    """NetBox's ``requested_fields`` reads ``get_serializer_class().Meta``."""
 
     queryset = Book.objects.order_by("title", "id")
-    serializer_class = DocsBookSerializer
+    serializer_class = NBBookSerializer
 
     def get_serializer(self, *args, **kwargs):
-        kwargs.setdefault("fields", self.get_serializer_class().Meta.fields)
+        if self.request.query_params.get("brief"):
+            kwargs["fields"] = self.get_serializer_class().Meta.brief_fields
         return super().get_serializer(*args, **kwargs)
 
 
-def test_a_get_serializer_the_stand_in_cannot_serve_is_planned_without_kwargs(make_world):
+def test_a_get_serializer_reading_the_class_meta_is_planned_with_its_kwargs(make_world):
     make_world(3)
-    plain = type("Plain", (FailingGetSerializerViewSet,), {"autoprefetch": False})
-    expected = nb_request(plain).data
+    plain = type("Plain", (MetaReadingViewSet,), {"autoprefetch": False})
+    expected = nb_request(plain, "brief=1").data
 
-    response, queries = counted(nb_request, FailingGetSerializerViewSet)
+    response, queries = counted(nb_request, MetaReadingViewSet, "brief=1")
 
     assert dumped(response.data) == dumped(expected)
-    assert queries == 3  # the full plan: books with category, authors, reviews
+    assert queries == 1
+
+
+class FailingGetSerializerViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = Book.objects.all()
+    serializer_class = DocsBookSerializer
+
+    def get_serializer(self, *args, **kwargs):
+        kwargs["fields"] = self.fields_chosen_by_list  # set only by an action of its own
+        return super().get_serializer(*args, **kwargs)
+
+
+def test_a_get_serializer_failing_outside_its_action_gives_no_kwargs():
+    view = FailingGetSerializerViewSet()
+    view.request = Request(factory.get("/"))
+    view.format_kwarg = None
+    view.kwargs = {}
+
+    assert view.get_autoprefetch_kwargs() == {}
+    assert "get_serializer_class" not in vars(view)

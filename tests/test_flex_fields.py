@@ -1,5 +1,6 @@
-"""drf-flex-fields' ``?fields=``, ``?omit=`` and ``?expand=`` with the selection method
-of the dynamic-fields page, as written there."""
+"""drf-flex-fields' ``?fields=``, ``?omit=`` and ``?expand=``: serializers written as its
+README teaches (the built-in selection), and with the selection method of the
+dynamic-fields page, as written there."""
 
 from __future__ import annotations
 
@@ -116,3 +117,81 @@ def test_flex_fields_own_to_representation_is_no_warning():
 
     assert plan.select_related == ("category",)
     assert plan.warnings == ()
+
+
+# ------------------------------------------- as drf-flex-fields' README teaches
+
+
+class ReadmeCategorySerializer(FlexFieldsModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["id", "name", "parent"]
+        expandable_fields = {"parent": CategorySerializer}
+
+
+class ReadmeBookSerializer(FlexFieldsModelSerializer):
+    class Meta:
+        model = Book
+        fields = ["id", "title", "category", "editor", "authors"]
+        expandable_fields = {
+            "category": ReadmeCategorySerializer,
+            "editor": PersonSerializer,
+            "authors": (PersonSerializer, {"many": True}),
+        }
+
+
+class ReadmeViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = Book.objects.all()
+    serializer_class = ReadmeBookSerializer
+
+
+class PlainReadmeViewSet(ReadmeViewSet):
+    autoprefetch = False
+
+
+@pytest.mark.parametrize(
+    ("query", "expected_queries"),
+    [
+        ("", 2),  # books, author keys
+        ("fields=id,title", 1),
+        ("expand=authors", 2),
+        ("expand=editor&expand=authors", 2),
+        ("expand[]=editor&expand[]=authors", 2),
+        ("expand=category.parent&fields=id,category", 1),
+        ("expand=*", 2),
+        ("expand=~all&omit=authors", 1),
+        ("fields[]=id&fields[]=editor&expand=editor", 1),
+    ],
+)
+def test_readme_serializers_get_the_plan_of_what_they_render(make_world, query, expected_queries):
+    make_world(3)
+    expected = json.dumps(listed(PlainReadmeViewSet, query).data, sort_keys=True)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = listed(ReadmeViewSet, query)
+
+    assert json.dumps(response.data, sort_keys=True) == expected
+    assert len(captured) == expected_queries
+
+
+def test_the_first_request_does_not_decide_the_plan_of_the_next(make_world):
+    make_world(3)
+    listed(ReadmeViewSet, "fields=id,title")
+
+    with CaptureQueriesContext(connection) as captured:
+        listed(ReadmeViewSet, "expand=category,authors")
+
+    assert len(captured) == 2
+
+
+def test_permitted_expands_limit_what_is_planned(rf):
+    from rest_framework.request import Request
+
+    request = Request(rf.get("/?expand=category,authors"))
+    plan = plan_for(
+        ReadmeBookSerializer, context={"request": request, "permitted_expands": ["category"]}
+    )
+
+    assert plan.select_related == ("category",)
+    assert [prefetch.prefetch_to for prefetch in plan.prefetches] == ["authors"]
+    assert plan.prefetches[0].queryset.query.deferred_loading == ({"id"}, False)

@@ -1,0 +1,1 @@
+"""Support for third-party packages, each imported only when a serializer uses it."""

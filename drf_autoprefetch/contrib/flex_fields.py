@@ -1,0 +1,48 @@
+"""drf-flex-fields: the fields ``?fields=``, ``?omit=`` and ``?expand=`` render.
+
+Used for every serializer built on ``FlexFieldsSerializerMixin`` that has no
+``autoprefetch_selection`` of its own. It reads the options as drf-flex-fields does: the
+keyword arguments first, else the query parameters (``?expand=a,b``, repeated
+``?expand=a&expand=b``, or ``?expand[]=a``), expansions limited to the context's
+``permitted_expands`` when it has them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from drf_autoprefetch.selection import Selection
+
+__all__ = ["selection"]
+
+
+def _option(kwargs: Mapping[str, Any], params: Any, name: str) -> list[str]:
+    given = [str(value) for value in kwargs.get(name) or ()]
+    if given or params is None:
+        return given
+    values = list(params.getlist(name) or params.getlist(f"{name}[]"))
+    if len(values) == 1:
+        values = values[0].split(",")
+    return [value for value in values if value]
+
+
+def selection(cls: type, kwargs: Mapping[str, Any], context: Mapping[str, Any]) -> Selection:
+    from rest_flex_fields import EXPAND_PARAM, FIELDS_PARAM, OMIT_PARAM, WILDCARD_VALUES
+
+    params = getattr(context.get("request"), "query_params", None)
+    wildcards = set(WILDCARD_VALUES or ())
+    expand = _option(kwargs, params, EXPAND_PARAM)
+    permitted = context.get("permitted_expands")
+    if permitted is not None and not kwargs.get(EXPAND_PARAM):
+        expand = (
+            list(permitted)
+            if wildcards & set(expand)
+            else [name for name in expand if name in permitted]
+        )
+    fields = _option(kwargs, params, FIELDS_PARAM)
+    return Selection(
+        fields=None if not fields or wildcards & set(fields) else fields,
+        omit=_option(kwargs, params, OMIT_PARAM),
+        build={EXPAND_PARAM: expand},
+    )
