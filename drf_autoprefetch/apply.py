@@ -575,7 +575,14 @@ def _check_model(queryset: QuerySet[Any], plan: PlanLike) -> None:
     )
 
 
-def apply_plan(queryset: Any, plan: PlanLike, *, onto_rows: bool = True, prune: bool = True) -> Any:
+def apply_plan(
+    queryset: Any,
+    plan: PlanLike,
+    *,
+    onto_rows: bool = True,
+    prune: bool = True,
+    keep: Iterable[str] = (),
+) -> Any:
     """``queryset`` with ``plan`` merged into what it already has.
 
     Never reads rows again: an evaluated QuerySet or a list of instances gets the plan
@@ -588,7 +595,8 @@ def apply_plan(queryset: Any, plan: PlanLike, *, onto_rows: bool = True, prune: 
     nothing.
 
     ``prune=False`` loads every column of the root rows whatever ``plan.only`` says (the
-    rows of a request that saves them: Django saves only the loaded columns).
+    rows of a request that saves them: Django saves only the loaded columns); ``keep``
+    names root columns to load beyond ``plan.only`` (what a paginator reads).
     """
     if isinstance(queryset, Manager):
         queryset = queryset.all()
@@ -608,18 +616,20 @@ def apply_plan(queryset: Any, plan: PlanLike, *, onto_rows: bool = True, prune: 
         return _combined(queryset, plan)
     _check_own_prefetches(queryset)
     if prune:
-        queryset = _prune_root(queryset, plan.only)
+        queryset = _prune_root(queryset, plan.only, keep)
     return _apply(queryset, plan.relations, plan.annotation_items, plan.columns)
 
 
-def _prune_root(queryset: QuerySet[Any], only: tuple[str, ...] | None) -> QuerySet[Any]:
+def _prune_root(
+    queryset: QuerySet[Any], only: tuple[str, ...] | None, keep: Iterable[str]
+) -> QuerySet[Any]:
     """``queryset`` loading the columns ``only`` names, and the keys of the relations it
     joins or prefetches itself; as it is if it chose its columns itself (``only()``,
     ``defer()``) or joins every foreign key (``select_related()``)."""
     query = queryset.query
     if only is None or query.deferred_loading[0] or query.select_related is True:
         return queryset
-    pruned: QuerySet[Any] = queryset.only(*only, *_own_keys(queryset))
+    pruned: QuerySet[Any] = queryset.only(*only, *keep, *_own_keys(queryset))
     return pruned
 
 

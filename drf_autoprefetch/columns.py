@@ -19,7 +19,15 @@ from typing import Any, Literal
 from django.db import models
 from django.db.models import Model
 
-__all__ = ["HEAVY_FIELDS", "WIDE_ROW", "Pruning", "link_columns", "prunes", "to_load"]
+__all__ = [
+    "HEAVY_FIELDS",
+    "WIDE_ROW",
+    "Pruning",
+    "in_field_order",
+    "link_columns",
+    "prunes",
+    "to_load",
+]
 
 #: How a plan prunes columns: by the cost model, wherever it can, or never.
 Pruning = Literal["auto", True, False]
@@ -61,9 +69,8 @@ def link_columns(parent: type[Model], lookup: str) -> tuple[set[str], set[str]]:
     generic foreign key, its two columns.
     """
     pk = parent._meta.pk.name
-    try:
-        field: Any = parent._meta.get_field(lookup)
-    except Exception:
+    field: Any = _relation_field(parent, lookup)
+    if field is None:
         return {pk}, set()
     related: Any = field.related_model
     related_pk = {related._meta.pk.name} if related is not None else set()
@@ -77,6 +84,15 @@ def link_columns(parent: type[Model], lookup: str) -> tuple[set[str], set[str]]:
         remote = field.field
         return {remote.target_field.name}, {remote.name, *related_pk}
     return {field.name}, {field.target_field.name}
+
+
+def _relation_field(model: type[Model], name: str) -> Any:
+    """The field or reverse relation ``name`` (a field name or an accessor) of ``model``."""
+    for field in model._meta.get_fields(include_hidden=True):
+        accessor = getattr(field, "get_accessor_name", None)
+        if field.name == name or (accessor is not None and accessor() == name):
+            return field
+    return None
 
 
 def ordering_columns(model: type[Model]) -> set[str]:
@@ -99,6 +115,12 @@ def to_load(model: type[Model], reads: Iterable[str], keys: Iterable[str]) -> tu
         name = _name(model, read)
         if name is not None:
             wanted.add(name)
+    return in_field_order(model, wanted)
+
+
+def in_field_order(model: type[Model], names: Iterable[str]) -> tuple[str, ...]:
+    """The column names ``names`` in ``model``'s field order."""
+    wanted = set(names)
     return tuple(field.name for field in model._meta.concrete_fields if field.name in wanted)
 
 

@@ -194,11 +194,13 @@ class AutoPrefetchMixin:
         """``queryset`` with this view's plan applied (rows already read: onto them)."""
         plan = self.get_prefetch_plan(queryset)
         try:
+            one_row = self._names_one_row()
             return apply_plan(
                 queryset,
                 plan,
-                onto_rows=not self._names_one_row(),
-                prune=self.get_autoprefetch_prune_columns(),
+                onto_rows=not one_row,
+                prune=not one_row and self.get_autoprefetch_prune_columns(),
+                keep=self._paginator_columns(),
             )
         except PlanError as exc:  # the queryset does not fit the plan: say whose
             view: Any = self
@@ -261,13 +263,24 @@ class AutoPrefetchMixin:
         return method == "DELETE" and destroy is DestroyModelMixin.destroy
 
     def get_autoprefetch_prune_columns(self) -> bool:
-        """Whether the root query may load only the columns the plan names: not when
-        ``autoprefetch_prune_columns = False``, nor on a request that may save the rows
-        (Django saves only the loaded columns of a row, so ``auto_now`` would not be)."""
+        """Whether the root query of a list may load only the columns the plan names: not
+        when ``autoprefetch_prune_columns = False``, nor on a request that may save the
+        rows (Django saves only the loaded columns of a row, so ``auto_now`` would not
+        be). A detail action always loads its one row whole (permission checks read it).
+        """
         if not self.autoprefetch_prune_columns:
             return False
         request = getattr(self, "request", None)
         return getattr(request, "method", "GET") in SAFE_METHODS
+
+    def _paginator_columns(self) -> tuple[str, ...]:
+        """Columns a cursor paginator reads from the rows (its ordering)."""
+        paginator = getattr(self, "paginator", None)
+        ordering = getattr(paginator, "ordering", None) if paginator is not None else None
+        if isinstance(ordering, str):
+            ordering = (ordering,)
+        names = (name.lstrip("-+") for name in ordering or () if isinstance(name, str))
+        return tuple(name for name in names if "__" not in name)
 
     def get_autoprefetch_strict(self) -> bool:
         """Whether this view serializes in strict mode: the attribute, else the setting."""

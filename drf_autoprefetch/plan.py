@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Model
 
 from drf_autoprefetch import apply
+from drf_autoprefetch.columns import in_field_order
 from drf_autoprefetch.tree import Kind, Relation, join_paths, label, merge_relations, union
 
 if TYPE_CHECKING:
@@ -99,7 +100,9 @@ class Plan:
             raise ValueError(
                 f"Cannot merge a plan for {label(other.model)} into a plan for {label(self.model)}."
             )
-        only = None if self.only is None or other.only is None else union(self.only, other.only)
+        only = None
+        if self.only is not None and other.only is not None:
+            only = in_field_order(self.model, union(self.only, other.only))
         return Plan(
             model=self.model,
             relations=merge_relations(self.relations, other.relations),
@@ -129,6 +132,8 @@ class Plan:
 
     def __str__(self) -> str:
         lines = [label(self.model)]
+        if self.only is not None:
+            lines.append(f"  only {', '.join(self.only)}")
         for name, _ in self.annotation_items:
             lines.append(f"  annotate {name}")
         lines.extend(_tree_lines(self.relations, "  "))

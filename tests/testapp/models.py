@@ -538,3 +538,34 @@ class Interface(models.Model):
 
     def __str__(self):
         return f"{self.device} {self.name}"
+
+
+class Shelf(models.Model):
+    """Where manuals stand."""
+
+    name = models.CharField(max_length=100)
+    code = models.CharField(max_length=20)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class Manual(models.Model):
+    """Costly columns (text, JSON, timestamps) beside narrow ones: pruning pays here."""
+
+    shelf = models.ForeignKey(Shelf, models.CASCADE, related_name="manuals")
+    title = models.CharField(max_length=100)
+    pages = models.PositiveIntegerField(default=0)
+    body = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    published = models.DateTimeField()
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+
+    def __str__(self):
+        return self.title

@@ -1,0 +1,344 @@
+"""Column pruning: queries load only the columns their known readers read, where that
+pays; never a different answer, never a column a reader needs."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+from django.db import connection
+from django.db.models import Prefetch
+from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
+from rest_framework import serializers, viewsets
+from rest_framework.pagination import CursorPagination
+from rest_framework.test import APIRequestFactory
+
+from drf_autoprefetch import AutoPrefetchMixin, PlanError, UnplannedQueryError, hints, plan_for
+from drf_autoprefetch.planner import clear_cache
+from tests.testapp.models import Manual, Shelf
+
+pytestmark = pytest.mark.django_db
+
+WHEN = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def _cold_plans():
+    clear_cache()
+    yield
+    clear_cache()
+
+
+@pytest.fixture
+def manuals(db):
+    made = []
+    for index in range(3):
+        shelf = Shelf.objects.create(name=f"Shelf {index}", code=f"S{index}")
+        for number in range(2):
+            made.append(
+                Manual.objects.create(
+                    shelf=shelf,
+                    title=f"Manual {index}-{number}",
+                    pages=10 * number + index,
+                    body="x" * 2000,
+                    data={"n": number},
+                    published=WHEN,
+                )
+            )
+    return made
+
+
+def dumped(data) -> str:
+    return json.dumps(data, sort_keys=True, default=str)
+
+
+def rendered(serializer_class, queryset):
+    with CaptureQueriesContext(connection) as captured:
+        data = dumped(serializer_class(queryset, many=True).data)
+    return data, [query["sql"] for query in captured]
+
+
+# ---------------------------------------------------------------- serializers
+
+
+class ManualBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Manual
+        fields = ["id", "title", "shelf"]
+
+
+class ManualPagesSerializer(serializers.ModelSerializer):
+    """Leaves out only narrow columns and costly ones: pays because of the costly ones."""
+
+    class Meta:
+        model = Manual
+        fields = ["id", "title", "pages", "shelf", "published", "updated"]
+
+
+class ManualNarrowSerializer(serializers.ModelSerializer):
+    """Reads every costly column: leaving out ``pages`` alone does not pay."""
+
+    class Meta:
+        model = Manual
+        fields = ["id", "title", "shelf", "body", "data", "published", "updated"]
+
+
+class ManualMethodSerializer(serializers.ModelSerializer):
+    summary = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Manual
+        fields = ["id", "title", "summary"]
+
+    def get_summary(self, manual):
+        return manual.body[:10]
+
+
+class ManualHintedSerializer(ManualMethodSerializer):
+    @hints(only=["body"])
+    def get_summary(self, manual):
+        return manual.body[:10]
+
+
+class ManualWrongHintSerializer(ManualMethodSerializer):
+    @hints(only=["pages"])  # says pages; reads body
+    def get_summary(self, manual):
+        return manual.body[:10]
+
+
+class ShelfManualsSerializer(serializers.ModelSerializer):
+    manuals = ManualBriefSerializer(many=True)
+
+    class Meta:
+        model = Shelf
+        fields = ["id", "name", "manuals"]
+
+
+class ManualWithShelfSerializer(serializers.ModelSerializer):
+    shelf = serializers.SlugRelatedField(slug_field="code", read_only=True)
+
+    class Meta:
+        model = Manual
+        fields = ["id", "title", "shelf"]
+
+
+class NeverPrunedSerializer(ManualBriefSerializer):
+    autoprefetch_prune_columns = False
+
+
+class AlwaysPrunedSerializer(ManualNarrowSerializer):
+    autoprefetch_prune_columns = True
+
+
+# ----------------------------------------------------------------- the plans
+
+
+def test_a_root_reading_narrow_columns_leaves_out_the_costly_ones(manuals):
+    plan = plan_for(ManualBriefSerializer)
+
+    assert plan.only == ("id", "shelf", "title")
+    assert str(plan) == "testapp.Manual\n  only id, shelf, title"
+    data, queries = rendered(ManualBriefSerializer, plan.apply(Manual.objects.all()))
+    assert data == dumped(ManualBriefSerializer(list(Manual.objects.all()), many=True).data)
+    assert len(queries) == 1
+    assert '"body"' not in queries[0]
+    assert '"data"' not in queries[0]
+
+
+def test_the_cost_model_decides(manuals):
+    assert plan_for(ManualPagesSerializer).only == (
+        "id",
+        "shelf",
+        "title",
+        "pages",
+        "published",
+        "updated",
+    )
+    assert plan_for(ManualNarrowSerializer).only is None  # only `pages` would go
+    assert plan_for(AlwaysPrunedSerializer).only is not None
+    assert plan_for(NeverPrunedSerializer).only is None
+
+
+@override_settings(DRF_AUTOPREFETCH={"PRUNE_COLUMNS": False})
+def test_the_setting_turns_it_off():
+    assert plan_for(ManualBriefSerializer).only is None
+
+
+def test_code_that_reads_the_row_stops_pruning_unless_hints_name_its_columns(manuals):
+    assert plan_for(ManualMethodSerializer).only is None
+    hinted = plan_for(ManualHintedSerializer)
+    assert hinted.only == ("id", "title", "body")
+    data, queries = rendered(ManualHintedSerializer, hinted.apply(Manual.objects.all()))
+    assert data == dumped(ManualHintedSerializer(list(Manual.objects.all()), many=True).data)
+    assert len(queries) == 1
+
+
+def test_a_prefetch_loads_its_columns_and_the_key_to_its_parent(manuals):
+    plan = plan_for(ShelfManualsSerializer)
+
+    (manuals_relation,) = plan.relations
+    assert manuals_relation.only == ("id", "shelf", "title")
+    data, queries = rendered(ShelfManualsSerializer, plan.apply(Shelf.objects.all()))
+    assert data == dumped(ShelfManualsSerializer(list(Shelf.objects.all()), many=True).data)
+    assert len(queries) == 2
+    assert '"body"' not in queries[1]
+
+
+def test_a_slug_field_reads_one_column_of_the_related_row(manuals):
+    plan = plan_for(ManualWithShelfSerializer)
+
+    assert plan.only == ("id", "shelf", "title")
+    assert plan.select_related == ("shelf",)
+    data, queries = rendered(ManualWithShelfSerializer, plan.apply(Manual.objects.all()))
+    assert data == dumped(ManualWithShelfSerializer(list(Manual.objects.all()), many=True).data)
+    assert len(queries) == 1
+
+
+def test_a_dynamic_selection_prunes_further(manuals):
+    class Selecting(ManualPagesSerializer):
+        def __init__(self, *args, fields=None, **kwargs):
+            super().__init__(*args, **kwargs)
+            for name in set(self.fields) - set(fields or self.fields):
+                self.fields.pop(name)
+
+    assert plan_for(Selecting, kwargs={"fields": ["id", "pages"]}).only == (
+        "id",
+        "title",  # Meta.ordering
+        "pages",
+    )
+
+
+# -------------------------------------------------------- the user's queryset
+
+
+def test_the_users_own_only_and_joins_are_kept(manuals):
+    plan = plan_for(ManualBriefSerializer)
+
+    own_only = plan.apply(Manual.objects.only("id", "title", "shelf", "body"))
+    assert own_only.query.deferred_loading == ({"id", "title", "shelf", "body"}, False)
+    joined = plan.apply(Manual.objects.select_related("shelf"))
+    data, queries = rendered(ManualBriefSerializer, joined)
+    assert len(queries) == 1
+    assert data == dumped(ManualBriefSerializer(list(Manual.objects.all()), many=True).data)
+    prefetching = plan.apply(Manual.objects.prefetch_related("shelf"))
+    assert "shelf" in prefetching.query.deferred_loading[0]
+
+
+def test_a_users_prefetch_of_the_relation_keeps_its_queryset(manuals):
+    own = Shelf.objects.prefetch_related(
+        Prefetch("manuals", queryset=Manual.objects.filter(pages__gt=0))
+    )
+    plan = plan_for(ShelfManualsSerializer)
+
+    data, _ = rendered(ShelfManualsSerializer, plan.apply(own))
+
+    assert data == dumped(ShelfManualsSerializer(list(own.all()), many=True).data)
+
+
+# ---------------------------------------------------------------- strictness
+
+
+def test_strict_mode_catches_a_column_a_wrong_hint_left_out(manuals):
+    class View(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+        queryset = Manual.objects.all()
+        serializer_class = ManualWrongHintSerializer
+        autoprefetch_strict = True
+
+    request = APIRequestFactory().get("/manuals/")
+    with pytest.raises(UnplannedQueryError, match=r"^ManualWrongHintSerializer\.summary "):
+        View.as_view({"get": "list"})(request)
+
+
+def test_a_wrong_hint_costs_queries_never_an_answer(manuals):
+    plan = plan_for(ManualWrongHintSerializer)
+
+    data, queries = rendered(ManualWrongHintSerializer, plan.apply(Manual.objects.all()))
+
+    expected = ManualWrongHintSerializer(list(Manual.objects.all()), many=True).data
+    assert data == dumped(expected)
+    assert len(queries) == 1 + len(manuals)  # one deferred load per row
+
+
+# -------------------------------------------------------------------- views
+
+
+class ManualViewSet(AutoPrefetchMixin, viewsets.ModelViewSet):
+    queryset = Manual.objects.all()
+    serializer_class = ManualBriefSerializer
+
+
+def call(viewset, method, path, actions, data=None, **kwargs):
+    request = getattr(APIRequestFactory(), method)(path, data, format="json")
+    return viewset.as_view(actions)(request, **kwargs)
+
+
+def root_query(viewset, method, path, actions, data=None, **kwargs):
+    with CaptureQueriesContext(connection) as captured:
+        response = call(viewset, method, path, actions, data, **kwargs)
+    return response, captured[0]["sql"]
+
+
+def test_a_list_view_prunes_the_root_query(manuals):
+    response, sql = root_query(ManualViewSet, "get", "/manuals/", {"get": "list"})
+
+    assert response.status_code == 200
+    assert '"body"' not in sql
+
+
+def test_a_detail_view_and_a_write_load_the_whole_row(manuals):
+    manual = manuals[0]
+    before = Manual.objects.get(pk=manual.pk).updated
+    detail = f"/manuals/{manual.pk}/"
+
+    _, sql = root_query(ManualViewSet, "get", detail, {"get": "retrieve"}, pk=manual.pk)
+    assert '"body"' in sql
+    response = call(
+        ManualViewSet, "patch", detail, {"patch": "partial_update"}, {"title": "New"}, pk=manual.pk
+    )
+    assert response.status_code == 200
+    saved = Manual.objects.get(pk=manual.pk)
+    assert saved.title == "New"
+    assert saved.updated > before  # auto_now saved: the row was loaded whole
+
+
+def test_a_view_can_turn_root_pruning_off(manuals):
+    class Whole(ManualViewSet):
+        autoprefetch_prune_columns = False
+
+    _, sql = root_query(Whole, "get", "/manuals/", {"get": "list"})
+
+    assert '"body"' in sql
+
+
+def test_a_cursor_paginator_keeps_its_ordering_column(manuals):
+    class Pages(CursorPagination):
+        page_size = 2
+        ordering = "-published"
+
+    class Paged(ManualViewSet):
+        pagination_class = Pages
+
+    plain = type("Plain", (Paged,), {"autoprefetch": False})
+    expected = call(plain, "get", "/manuals/", {"get": "list"}).data
+
+    with CaptureQueriesContext(connection) as captured:
+        response = call(Paged, "get", "/manuals/", {"get": "list"})
+
+    assert dumped(response.data) == dumped(expected)
+    assert len(captured) == 1
+    assert '"published"' in captured[0]["sql"]
+
+
+def test_a_bad_switch_value_is_a_plan_error():
+    class Bad(ManualBriefSerializer):
+        autoprefetch_prune_columns = "yes"
+
+    with pytest.raises(PlanError) as excinfo:
+        plan_for(Bad)
+
+    assert str(excinfo.value) == (
+        "Bad.autoprefetch_prune_columns is 'yes'; use 'auto', True or False (or None for "
+        "the setting)."
+    )
