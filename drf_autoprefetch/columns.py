@@ -14,6 +14,7 @@ binary, JSON, a timestamp) or most of a wide row.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from django.db import models
@@ -22,7 +23,9 @@ from django.db.models import Model
 __all__ = [
     "HEAVY_FIELDS",
     "WIDE_ROW",
+    "ColumnChoice",
     "Pruning",
+    "choose",
     "in_field_order",
     "link_columns",
     "prunes",
@@ -122,6 +125,31 @@ def in_field_order(model: type[Model], names: Iterable[str]) -> tuple[str, ...]:
     """The column names ``names`` in ``model``'s field order."""
     wanted = set(names)
     return tuple(field.name for field in model._meta.concrete_fields if field.name in wanted)
+
+
+@dataclass(frozen=True)
+class ColumnChoice:
+    """The columns a query loads (``None``: all of them), and why, for ``--explain``."""
+
+    only: tuple[str, ...] | None
+    why: str
+
+
+def choose(
+    model: type[Model], reads: Iterable[str], keys: Iterable[str], mode: Pruning
+) -> ColumnChoice:
+    """Whether to prune ``model``'s rows, whose readers read ``reads``, to what they read
+    and ``keys``; and why."""
+    loaded = to_load(model, reads, keys)
+    dropped = [field for field in model._meta.concrete_fields if field.name not in loaded]
+    named = ", ".join(f"{field.name} ({type(field).__name__})" for field in dropped)
+    if not dropped:
+        return ColumnChoice(None, "all: every column is read")
+    if mode is False:
+        return ColumnChoice(None, "all: pruning is off")
+    if not prunes(model, loaded, mode):
+        return ColumnChoice(None, f"all: leaving out {named} does not pay")
+    return ColumnChoice(loaded, f"only {', '.join(loaded)}; leaves out {named}")
 
 
 def prunes(model: type[Model], loaded: tuple[str, ...], mode: Pruning) -> bool:

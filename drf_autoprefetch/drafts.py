@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db.models import Model
 
-from drf_autoprefetch.columns import Pruning, link_columns, prunes, to_load
+from drf_autoprefetch.columns import ColumnChoice, Pruning, choose, link_columns
 from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.modelinfo import Attr
 from drf_autoprefetch.tree import Kind, Relation
@@ -150,22 +150,27 @@ class Draft:
     def read_columns(self, names: Iterable[str]) -> None:
         self.reads.update(names)
 
-    def columns(self, mode: Pruning, link: Iterable[str] = ()) -> tuple[str, ...] | None:
-        """What an ``only()`` of these rows keeps, or ``None`` where it does not prune:
+    def columns(self, mode: Pruning, link: Iterable[str] = ()) -> ColumnChoice:
+        """What an ``only()`` of these rows keeps (``None``: it does not prune), and why:
         the columns read, the keys of the relations below and ``link`` (what relates the
         rows to their parent)."""
-        if self.whole_row or self.model is None or self.queryset is not None:
-            return None
+        if self.model is None:
+            return ColumnChoice(None, "")
+        if self.whole_row:
+            return ColumnChoice(None, "all: code whose reads are not known gets these rows")
+        if self.queryset is not None:
+            return ColumnChoice(None, "all: the queryset from hints decides")
         keys = set(link)
         for child in self.children.values():
             mine, _ = link_columns(self.model, child.lookup)
             keys.update(mine)
-        loaded = to_load(self.model, self.reads, keys)
-        return loaded if prunes(self.model, loaded, mode) else None
+        return choose(self.model, self.reads, keys, mode)
 
-    def _pruned(self, kind: Kind, mode: Pruning) -> tuple[str, ...] | None:
+    def _columns_of(self, kind: Kind, mode: Pruning, ids_only: bool) -> ColumnChoice:
+        if ids_only and kind is Kind.PREFETCH:
+            return ColumnChoice(self.id_columns, "keys only: only primary keys are read")
         if kind is Kind.JOIN or self.parent is None or self.parent.model is None:
-            return None  # a joined model's columns come with its parent's query
+            return ColumnChoice(None, "all: joined, they come with the parent's query")
         _, link = link_columns(self.parent.model, self.lookup)
         return self.columns(mode, link)
 
@@ -178,7 +183,7 @@ class Draft:
         if kind is Kind.JOIN and (self.annotations or self.queryset is not None or self.loose):
             kind = Kind.PREFETCH_ONE
         ids_only = not (self.rows_read or self.children or self.annotations or self.queryset)
-        only = self.id_columns if ids_only and kind is Kind.PREFETCH else None
+        columns = self._columns_of(kind, mode, ids_only)
         return Relation(
             attr=self.attr,
             lookup=self.lookup,
@@ -186,7 +191,8 @@ class Draft:
             kind=kind,
             children=freeze_all(self.children, warnings, mode),
             annotations=tuple(sorted(self.annotations.items())),
-            only=only if only is not None else self._pruned(kind, mode),
+            only=columns.only,
+            columns_why=columns.why,
             queryset=self.queryset,
             user_queryset=self.queryset is not None,
             origin=self.origin,

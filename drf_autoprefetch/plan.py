@@ -60,6 +60,8 @@ class Plan:
     #: ``(warning, hint)``: the ``@hints(...)`` line that would plan what a warning's code
     #: reads, where the planner can tell (``prefetch_plans --suggest``).
     suggestions: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    #: Why ``only`` is what it is (``prefetch_plans --explain``).
+    columns_why: str = field(default="", compare=False)
 
     @property
     def select_related(self) -> tuple[str, ...]:

@@ -659,10 +659,12 @@ def build_plan(
     planner.serializer(serializer, root, Walk(type(serializer).__name__))
     mode = pruning_of(type(serializer))
     relations = freeze_all(root.children, planner.warnings, mode)
+    columns = root.columns(mode)
     plan = Plan(
         model=model,
         relations=relations,
-        only=root.columns(mode),
+        only=columns.only,
+        columns_why=columns.why,
         annotation_items=tuple(sorted(root.annotations.items())),
         warnings=planner.warnings.texts(),
         causes=planner.warnings.causes(),

@@ -60,6 +60,8 @@ class Relation:
     plain: bool = False
     #: Where the relation was inferred from (code read by the planner), if it was.
     origin: str | None = field(default=None, compare=False)
+    #: Why ``only`` is what it is (``prefetch_plans --explain``).
+    columns_why: str = field(default="", compare=False)
     #: What the applier built for this relation, kept for the next request (not a value).
     memo: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 

@@ -398,3 +398,27 @@ def test_check_names_both_serializers_with_warnings_and_views_not_applied():
         f"1 of 1 views never apply their plan (AutoPrefetchMixin listed after the DRF view "
         f"class): {LATE}."
     )
+
+
+def test_explain_says_why_each_relation_loads_as_it_does_and_which_columns():
+    output = run("--explain", "tests.test_columns.ShelfManualsSerializer")
+
+    assert output == (
+        "tests.test_columns.ShelfManualsSerializer (2 queries)\n"
+        "  testapp.Shelf\n"
+        "    columns: all: leaving out code (CharField) does not pay\n"
+        "    prefetch manuals (testapp.Manual) only id, shelf, title: prefetched: a to-many "
+        "relation, one query for the rows of every parent\n"
+        "      columns: only id, shelf, title; leaves out pages (PositiveIntegerField), body "
+        "(TextField), data (JSONField), published (DateTimeField), updated (DateTimeField)\n"
+    )
+
+
+def test_explain_names_what_makes_a_single_valued_relation_a_query_of_its_own():
+    output = run("--explain", "--format", "json", "tests.test_real_world.ParcelSerializer")
+
+    (entry,) = json.loads(output)
+    assert entry["explain"][2] == (
+        "  prefetch-one warehouse (testapp.Warehouse): a query of its own: a foreign key "
+        "without a database constraint (a join could drop rows)"
+    )

@@ -21,6 +21,7 @@ from drf_autoprefetch.discovery import (
     unique,
     view_targets,
 )
+from drf_autoprefetch.explain import explain
 from drf_autoprefetch.plan import Plan
 
 EXPECTED = (
@@ -70,17 +71,21 @@ class Entry:
         count = self.plan.query_count
         return f"{where} ({count} {'query' if count == 1 else 'queries'})"
 
-    def as_text(self, *, suggest: bool = False) -> str:
+    def as_text(self, *, suggest: bool = False, explained: bool = False) -> str:
         errors = (self.not_applied, self.error)
         lines = [f"error: {error}" for error in errors if error is not None]
         if self.plan is not None:
-            lines.append(str(self.plan))
+            if explained:
+                lines.extend(explain(self.plan))
+                lines.extend(f"  ! {warning}" for warning in self.plan.warnings)
+            else:
+                lines.append(str(self.plan))
             if suggest:
                 lines.extend(_suggestion_lines(self.plan))
         body = "\n".join(lines)
         return f"{self.header()}\n{textwrap.indent(body, '  ')}"
 
-    def as_dict(self, *, suggest: bool = False) -> dict[str, Any]:
+    def as_dict(self, *, suggest: bool = False, explained: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {
             "target": self.target.target,
             "action": self.target.action,
@@ -88,6 +93,8 @@ class Entry:
         }
         if self.plan is not None:
             data["plan"] = self.plan.as_dict()
+            if explained:
+                data["explain"] = explain(self.plan)
             if suggest:
                 data["suggestions"] = [
                     {"warning": warning, "hint": hint} for warning, hint in self.plan.suggestions
@@ -165,6 +172,11 @@ class Command(BaseCommand):
             help="Exit with status 1 when any plan has warnings or could not be built.",
         )
         parser.add_argument(
+            "--explain",
+            action="store_true",
+            help="Say why each relation is joined or prefetched, and which columns load.",
+        )
+        parser.add_argument(
             "--suggest",
             action="store_true",
             help="Print, under each warning, the @hints(...) that would plan what it reads.",
@@ -177,12 +189,12 @@ class Command(BaseCommand):
         else:
             targets = discover()
         entries = self.plan_all(targets)
-        suggest = options["suggest"]
+        shown = {"suggest": options["suggest"], "explained": options["explain"]}
         if options["format"] == "json":
-            data = [entry.as_dict(suggest=suggest) for entry in entries]
+            data = [entry.as_dict(**shown) for entry in entries]
             self.stdout.write(json.dumps(data, indent=2))
         elif entries:
-            self.stdout.write("\n\n".join(entry.as_text(suggest=suggest) for entry in entries))
+            self.stdout.write("\n\n".join(entry.as_text(**shown) for entry in entries))
         else:
             self.stdout.write("Nothing to plan: no generic view and no @auto_prefetch serializer.")
         if options["check"]:

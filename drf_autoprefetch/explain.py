@@ -1,0 +1,57 @@
+"""Why a plan loads each relation as it does, and which columns it loads: the text of
+``manage.py prefetch_plans --explain``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_autoprefetch.plan import Plan
+from drf_autoprefetch.tree import Kind, Relation, label
+
+__all__ = ["explain"]
+
+
+def explain(plan: Plan) -> list[str]:
+    """One line per query level and per relation, each saying why."""
+    lines = [label(plan.model)]
+    if plan.columns_why:
+        lines.append(f"  columns: {plan.columns_why}")
+    for name, _ in plan.annotation_items:
+        lines.append(f"  annotate {name}: declared by hints; an aggregate becomes a subquery")
+    for relation in plan.relations:
+        lines.extend(_relation_lines(relation, "  "))
+    return lines
+
+
+def _relation_lines(relation: Relation, indent: str) -> list[str]:
+    lines = [f"{indent}{relation.describe()}: {_why(relation)}"]
+    inner = indent + "  "
+    if relation.opens_query and relation.columns_why:
+        lines.append(f"{inner}columns: {relation.columns_why}")
+    for child in relation.children:
+        lines.extend(_relation_lines(child, inner))
+    return lines
+
+
+def _why(relation: Relation) -> str:
+    if relation.plain:
+        return "its plain lookup, one query: its manager takes no custom queryset"
+    if relation.kind is Kind.JOIN:
+        return "joined: a single-valued relation, read in the query of its parent"
+    if relation.kind is Kind.GENERIC:
+        return "a generic foreign key: one query per content type"
+    if relation.kind is Kind.PREFETCH:
+        what = "a filtered queryset from hints, " if relation.user_queryset else ""
+        return f"prefetched: {what}a to-many relation, one query for the rows of every parent"
+    return f"a query of its own: {_own_query(relation)}"
+
+
+def _own_query(relation: Relation) -> str:
+    causes: list[Any] = []
+    if relation.user_queryset:
+        causes.append("a queryset from hints, which a join cannot carry")
+    if relation.annotations:
+        causes.append("annotations from hints, which a join cannot carry")
+    if not causes:
+        causes.append("a foreign key without a database constraint (a join could drop rows)")
+    return "; ".join(causes)
