@@ -141,16 +141,19 @@ def _apply(
         specs = _split_under_all(queryset.model, relations, taken)
     else:
         select, specs = _split(relations, taken)
-    if select:
-        queryset = queryset.select_related(*select)
     queryset = _annotate(queryset, annotations)
     specs = _generic_specs_for(queryset, specs)
-    if specs:
-        lookups = _merge(list(existing), specs)
-        if existing:  # the merged list replaces the queryset's own
-            queryset = queryset.prefetch_related(None)
-        queryset = queryset.prefetch_related(*lookups)
-    return queryset
+    if not (select or specs):
+        return queryset
+    # One copy for both, as select_related() and prefetch_related() would each make.
+    loaded: QuerySet[Any] = queryset._chain()  # type: ignore[attr-defined]
+    if select:
+        loaded.query.add_select_related(select)
+    if specs:  # the merged list replaces the queryset's own
+        loaded._prefetch_related_lookups = tuple(  # type: ignore[attr-defined]
+            _merge(list(existing), specs)
+        )
+    return loaded
 
 
 def _annotate(queryset: QuerySet[Any], annotations: Iterable[tuple[str, Any]]) -> QuerySet[Any]:
