@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # An extra requirement installed with the project, e.g. DJANGO_SPEC="Django>=4.2,<5.0".
 DJANGO_SPEC ?=
 
-.PHONY: help venv demo serve test test-sample lint docs bench clean
+.PHONY: help venv demo serve test test-sample plans-check plans-snapshot lint docs bench clean
 
 help:
 	@echo "make demo   set up, migrate and seed the sample API, print plans and a naive-vs-optimized table"
@@ -42,6 +42,14 @@ test: $(STAMP)
 
 test-sample: $(STAMP)
 	cd sample_api && ../$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Fails when a sample endpoint's predicted query count grew or its plan changed;
+# `make plans-snapshot` records the current plans after an intended change.
+plans-check: $(STAMP)
+	cd sample_api && ../$(BIN)/python manage.py prefetch_plans --compare prefetch_plans.json
+
+plans-snapshot: $(STAMP)
+	cd sample_api && ../$(BIN)/python manage.py prefetch_plans --snapshot prefetch_plans.json
 
 # All three run even when one fails, so a single run shows every problem.
 lint: $(STAMP)

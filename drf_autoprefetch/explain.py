@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_autoprefetch.plan import Plan
+from drf_autoprefetch.plan import Plan, joins_first
 from drf_autoprefetch.tree import Kind, Relation, label
 
 __all__ = ["explain"]
@@ -18,7 +18,7 @@ def explain(plan: Plan) -> list[str]:
         lines.append(f"  columns: {plan.columns_why}")
     for name, _ in plan.annotation_items:
         lines.append(f"  annotate {name}: declared by hints; an aggregate becomes a subquery")
-    for relation in plan.relations:
+    for relation in joins_first(plan.relations):
         lines.extend(_relation_lines(relation, "  "))
     return lines
 
@@ -28,7 +28,7 @@ def _relation_lines(relation: Relation, indent: str) -> list[str]:
     inner = indent + "  "
     if relation.opens_query and relation.columns_why:
         lines.append(f"{inner}columns: {relation.columns_why}")
-    for child in relation.children:
+    for child in joins_first(relation.children):
         lines.extend(_relation_lines(child, inner))
     return lines
 

@@ -155,9 +155,15 @@ class Plan:
         }
 
 
+def joins_first(relations: tuple[Relation, ...]) -> list[Relation]:
+    """``relations`` with the joins of the level before the relations loaded by a query
+    of their own, as the queries run (each group keeps its order)."""
+    return sorted(relations, key=lambda relation: relation.opens_query)
+
+
 def _tree_lines(relations: tuple[Relation, ...], indent: str) -> list[str]:
     lines: list[str] = []
-    for relation in relations:
+    for relation in joins_first(relations):
         lines.append(f"{indent}{relation.describe()}")
         lines.extend(_tree_lines(relation.children, indent + "  "))
     return lines

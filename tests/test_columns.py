@@ -4,7 +4,7 @@ pays; never a different answer, never a column a reader needs."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from django.db import connection
@@ -44,10 +44,15 @@ def manuals(db):
                     pages=10 * number + index,
                     body="x" * 2000,
                     data={"n": number},
-                    published=WHEN,
+                    published=WHEN + timedelta(minutes=2 * index + number),
                 )
             )
     return made
+
+
+def column(name: str) -> str:
+    """How the database's SQL names a column of ``Manual``."""
+    return f"{connection.ops.quote_name('testapp_manual')}.{connection.ops.quote_name(name)}"
 
 
 def dumped(data) -> str:
@@ -143,8 +148,8 @@ def test_a_root_reading_narrow_columns_leaves_out_the_costly_ones(manuals):
     data, queries = rendered(ManualBriefSerializer, plan.apply(Manual.objects.all()))
     assert data == dumped(ManualBriefSerializer(list(Manual.objects.all()), many=True).data)
     assert len(queries) == 1
-    assert '"body"' not in queries[0]
-    assert '"data"' not in queries[0]
+    assert column("body") not in queries[0]
+    assert column("data") not in queries[0]
 
 
 def test_the_cost_model_decides(manuals):
@@ -183,7 +188,7 @@ def test_a_prefetch_loads_its_columns_and_the_key_to_its_parent(manuals):
     data, queries = rendered(ShelfManualsSerializer, plan.apply(Shelf.objects.all()))
     assert data == dumped(ShelfManualsSerializer(list(Shelf.objects.all()), many=True).data)
     assert len(queries) == 2
-    assert '"body"' not in queries[1]
+    assert column("body") not in queries[1]
 
 
 def test_a_slug_field_reads_one_column_of_the_related_row(manuals):
@@ -284,7 +289,7 @@ def test_a_list_view_prunes_the_root_query(manuals):
     response, sql = root_query(ManualViewSet, "get", "/manuals/", {"get": "list"})
 
     assert response.status_code == 200
-    assert '"body"' not in sql
+    assert column("body") not in sql
 
 
 def test_a_detail_view_and_a_write_load_the_whole_row(manuals):
@@ -293,7 +298,7 @@ def test_a_detail_view_and_a_write_load_the_whole_row(manuals):
     detail = f"/manuals/{manual.pk}/"
 
     _, sql = root_query(ManualViewSet, "get", detail, {"get": "retrieve"}, pk=manual.pk)
-    assert '"body"' in sql
+    assert column("body") in sql
     response = call(
         ManualViewSet, "patch", detail, {"patch": "partial_update"}, {"title": "New"}, pk=manual.pk
     )
@@ -309,7 +314,7 @@ def test_a_view_can_turn_root_pruning_off(manuals):
 
     _, sql = root_query(Whole, "get", "/manuals/", {"get": "list"})
 
-    assert '"body"' in sql
+    assert column("body") in sql
 
 
 def test_a_cursor_paginator_keeps_its_ordering_column(manuals):
@@ -328,7 +333,7 @@ def test_a_cursor_paginator_keeps_its_ordering_column(manuals):
 
     assert dumped(response.data) == dumped(expected)
     assert len(captured) == 1
-    assert '"published"' in captured[0]["sql"]
+    assert column("published") in captured[0]["sql"]
 
 
 def test_a_bad_switch_value_is_a_plan_error():

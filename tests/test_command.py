@@ -111,11 +111,11 @@ def test_no_target_prints_every_rendering_view_action_then_every_registered_seri
             "tests.views.BookViewSet list -> tests.testapp.serializers.BookWithAuthorsSerializer "
             "(2 queries)\n"
             "  testapp.Book\n"
+            "    select editor (testapp.Person)\n"
             "    prefetch authors (testapp.Person)\n"
             "      select address (testapp.Address)\n"
             "        select city (testapp.City)\n"
-            "          select country (testapp.Country)\n"
-            "    select editor (testapp.Person)\n",
+            "          select country (testapp.Country)\n",
             book_title_entry("create"),
             book_title_entry("retrieve"),
             book_title_entry("update"),
@@ -346,11 +346,11 @@ def test_view_listing_the_mixin_after_the_drf_view_class_is_not_applied():
         f"{LATE} -> tests.testapp.serializers.BookWithAuthorsSerializer (not applied)\n"
         f"  error: {LATE_ERROR}\n"
         "  testapp.Book\n"
+        "    select editor (testapp.Person)\n"
         "    prefetch authors (testapp.Person)\n"
         "      select address (testapp.Address)\n"
         "        select city (testapp.City)\n"
         "          select country (testapp.Country)\n"
-        "    select editor (testapp.Person)\n"
     )
 
 
@@ -421,4 +421,121 @@ def test_explain_names_what_makes_a_single_valued_relation_a_query_of_its_own():
     assert entry["explain"][2] == (
         "  prefetch-one warehouse (testapp.Warehouse): a query of its own: a foreign key "
         "without a database constraint (a join could drop rows)"
+    )
+
+
+# --- --snapshot and --compare ------------------------------------------------------
+
+SNAPSHOT_TARGETS = ("tests.test_columns.ShelfManualsSerializer", "tests.views.BookViewSet")
+
+
+def snapshot_of(tmp_path, *targets):
+    path = tmp_path / "plans.json"
+    output = run(*targets, "--snapshot", str(path))
+    return path, output
+
+
+def test_snapshot_writes_every_endpoint_in_a_stable_order(tmp_path):
+    path, output = snapshot_of(tmp_path, *SNAPSHOT_TARGETS)
+
+    data = json.loads(path.read_text())
+    endpoints = [entry["endpoint"] for entry in data["endpoints"]]
+    assert output == f"Wrote {len(endpoints)} endpoints to {path}.\n"
+    assert data["format"] == 1
+    assert endpoints == sorted(endpoints)
+    assert "tests.views.BookViewSet list" in endpoints
+    assert "tests.views.BookViewSet destroy" not in endpoints  # renders no row
+    shelf = data["endpoints"][endpoints.index("tests.test_columns.ShelfManualsSerializer")]
+    assert shelf["queries"] == 2
+    assert len(shelf["digest"]) == 16
+    assert shelf["plan"] == [
+        "testapp.Shelf",
+        "  prefetch manuals (testapp.Manual) only id, shelf, title",
+    ]
+    again, _ = snapshot_of(tmp_path, *reversed(SNAPSHOT_TARGETS))
+    assert again.read_text() == path.read_text()
+
+
+def test_compare_passes_when_nothing_changed(tmp_path):
+    path, _ = snapshot_of(tmp_path, *SNAPSHOT_TARGETS)
+
+    output = run(*SNAPSHOT_TARGETS, "--compare", str(path))
+
+    count = len(json.loads(path.read_text())["endpoints"])
+    assert output == f"{count} endpoints as in {path}.\n"
+
+
+def edited(path, key, **changes):
+    data = json.loads(path.read_text())
+    for entry in data["endpoints"]:
+        if entry["endpoint"] == key:
+            entry.update(changes)
+    path.write_text(json.dumps(data))
+
+
+def test_compare_fails_when_a_count_grows_and_shows_the_plan_diff(tmp_path):
+    path, _ = snapshot_of(tmp_path, "tests.test_columns.ShelfManualsSerializer")
+    edited(
+        path,
+        "tests.test_columns.ShelfManualsSerializer",
+        queries=1,
+        digest="0" * 16,
+        plan=["testapp.Shelf"],
+    )
+    out = StringIO()
+
+    with pytest.raises(CommandError) as excinfo:
+        call_command(
+            "prefetch_plans",
+            "tests.test_columns.ShelfManualsSerializer",
+            "--compare",
+            str(path),
+            stdout=out,
+        )
+
+    assert excinfo.value.returncode == 1
+    assert str(excinfo.value) == (
+        f"1 of 1 endpoints differ from {path}: tests.test_columns.ShelfManualsSerializer. "
+        f"If the change is intended, write a new snapshot with --snapshot {path}."
+    )
+    assert out.getvalue() == (
+        "tests.test_columns.ShelfManualsSerializer: queries grew from 1 to 2\n"
+        "  --- snapshot\n"
+        "  +++ now\n"
+        "  @@ -1 +1,2 @@\n"
+        "   testapp.Shelf\n"
+        "  +  prefetch manuals (testapp.Manual) only id, shelf, title\n"
+    )
+
+
+def test_compare_fails_when_a_plan_changes_at_the_same_count(tmp_path):
+    path, _ = snapshot_of(tmp_path, "tests.test_columns.ShelfManualsSerializer")
+    edited(path, "tests.test_columns.ShelfManualsSerializer", digest="0" * 16)
+
+    with pytest.raises(CommandError, match="1 of 1 endpoints differ"):
+        run("tests.test_columns.ShelfManualsSerializer", "--compare", str(path))
+
+
+def test_compare_reports_new_and_gone_endpoints_without_failing(tmp_path):
+    path, _ = snapshot_of(tmp_path, "tests.test_columns.ShelfManualsSerializer")
+    edited(path, "tests.test_columns.ShelfManualsSerializer", endpoint="old.Serializer")
+
+    output = run("tests.test_columns.ShelfManualsSerializer", "--compare", str(path))
+
+    assert output == (
+        "old.Serializer: no longer planned (removed from the URLconf?)\n"
+        "tests.test_columns.ShelfManualsSerializer: new endpoint (2 queries)\n"
+        f"1 endpoints as in {path}.\n"
+    )
+
+
+def test_compare_refuses_a_file_that_is_not_a_snapshot(tmp_path):
+    path = tmp_path / "other.json"
+    path.write_text('{"endpoints": []}')
+
+    with pytest.raises(CommandError) as excinfo:
+        run("--compare", str(path))
+
+    assert str(excinfo.value) == (
+        f"{path} is not a snapshot of format 1; write one with prefetch_plans --snapshot {path}."
     )

@@ -142,8 +142,6 @@ def test_plan_marks_what_was_inferred_and_from_where():
         "DeviceSerializer.get_display -> Device.__str__]\n"
         "    select manufacturer (testapp.Manufacturer) [inferred from "
         "DeviceSerializer.get_display -> Device.__str__ -> DeviceType.__str__]\n"
-        "  prefetch interfaces (testapp.Interface) [inferred from "
-        "DeviceSerializer.get_interface_count]\n"
         "  select parent_bay (testapp.DeviceBay) [inferred from "
         "DeviceSerializer.get_parent_device -> Device.get_parent_device]\n"
         "    select device (testapp.Device) [inferred from "
@@ -152,7 +150,9 @@ def test_plan_marks_what_was_inferred_and_from_where():
         "DeviceSerializer.get_primary_ip -> Device.primary_ip]\n"
         "  select primary_ip6 (testapp.IPAddress) [inferred from "
         "DeviceSerializer.get_primary_ip -> Device.primary_ip]\n"
-        "  select site (testapp.Site)"
+        "  select site (testapp.Site)\n"
+        "  prefetch interfaces (testapp.Interface) [inferred from "
+        "DeviceSerializer.get_interface_count]"
     ).replace("testapp.Site", "testapp.Warehouse")
     (interfaces,) = [
         relation

@@ -6,11 +6,13 @@ import json
 import textwrap
 from argparse import ArgumentParser
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.module_loading import import_string
 
+from drf_autoprefetch import snapshot
 from drf_autoprefetch.discovery import (
     Target,
     describe_failure,
@@ -84,6 +86,11 @@ class Entry:
                 lines.extend(_suggestion_lines(self.plan))
         body = "\n".join(lines)
         return f"{self.header()}\n{textwrap.indent(body, '  ')}"
+
+    def record(self) -> dict[str, Any]:
+        """This entry in a snapshot."""
+        key = snapshot.endpoint_key(self.target.target, self.target.action)
+        return snapshot.record(key, self.target.serializer_path, self.plan, self.error)
 
     def as_dict(self, *, suggest: bool = False, explained: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -172,6 +179,17 @@ class Command(BaseCommand):
             help="Exit with status 1 when any plan has warnings or could not be built.",
         )
         parser.add_argument(
+            "--snapshot",
+            metavar="FILE",
+            help="Write every endpoint's predicted query count and plan digest to FILE (JSON).",
+        )
+        parser.add_argument(
+            "--compare",
+            metavar="FILE",
+            help="Exit with status 1 and show the difference when a count grew or a plan "
+            "changed since the snapshot FILE.",
+        )
+        parser.add_argument(
             "--explain",
             action="store_true",
             help="Say why each relation is joined or prefetched, and which columns load.",
@@ -189,6 +207,9 @@ class Command(BaseCommand):
         else:
             targets = discover()
         entries = self.plan_all(targets)
+        if options["snapshot"] or options["compare"]:
+            self.snapshot(entries, options["snapshot"], options["compare"])
+            return
         shown = {"suggest": options["suggest"], "explained": options["explain"]}
         if options["format"] == "json":
             data = [entry.as_dict(**shown) for entry in entries]
@@ -199,6 +220,32 @@ class Command(BaseCommand):
             self.stdout.write("Nothing to plan: no generic view and no @auto_prefetch serializer.")
         if options["check"]:
             self.check_entries(entries)
+
+    def snapshot(self, entries: list[Entry], write: str | None, against: str | None) -> None:
+        """Write the snapshot of ``entries`` to ``write``, or compare it with ``against``."""
+        records = [entry.record() for entry in entries]
+        if write:
+            content = json.dumps(snapshot.document(records), indent=2) + "\n"
+            Path(write).write_text(content, encoding="utf-8")
+            self.stdout.write(f"Wrote {len(records)} endpoints to {write}.")
+        if not against:
+            return
+        try:
+            old = snapshot.load(Path(against).read_text(encoding="utf-8"), against)
+        except (OSError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        changes = snapshot.compare(old, records)
+        for change in changes:
+            self.stdout.write("\n".join(change.lines()))
+        failing = [change for change in changes if change.fails]
+        if failing:
+            raise CommandError(
+                f"{len(failing)} of {len(records)} endpoints differ from {against}: "
+                f"{', '.join(change.endpoint for change in failing)}. If the change is "
+                f"intended, write a new snapshot with --snapshot {against}.",
+                returncode=1,
+            )
+        self.stdout.write(f"{len(records)} endpoints as in {against}.")
 
     def check_entries(self, entries: list[Entry]) -> None:
         """Fail (exit status 1) when a serializer's plan has warnings or errors, or a view
