@@ -10,7 +10,7 @@ from typing import Any, TypeVar, overload
 from django.apps import apps
 from django.db.models import Manager, QuerySet
 
-from drf_autoprefetch import strict
+from drf_autoprefetch import observe, strict
 from drf_autoprefetch.conf import settings
 from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.planner import plan_for, plan_for_queryset
@@ -40,6 +40,7 @@ def _optimize(klass: type, queryset: Any, kwargs: dict[str, Any]) -> QuerySet[An
     if isinstance(queryset, Manager):
         queryset = queryset.all()
     plan = plan_for_queryset(klass, queryset, context=kwargs.get("context"), kwargs=kwargs)
+    observe.applied("@auto_prefetch", klass, plan)
     optimized = plan.apply(queryset)
     if settings.STRICT:
         optimized = strict.fetch_strictly(optimized)
@@ -83,7 +84,7 @@ def auto_prefetch(serializer_class: Any = None, /, *, validate: bool = True) -> 
                 kwargs["instance"] = _optimize(klass, kwargs["instance"], kwargs)
                 optimized = True
             serializer = original_function(klass, *args, **kwargs)
-            if optimized and _renders_only(args, kwargs) and settings.STRICT:
+            if optimized and _renders_only(args, kwargs) and (settings.STRICT or observe.active()):
                 strict.enable(serializer)
             return serializer
 

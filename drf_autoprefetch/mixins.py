@@ -19,7 +19,7 @@ from rest_framework.mixins import (
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.serializers import BaseSerializer, Serializer
 
-from drf_autoprefetch import strict
+from drf_autoprefetch import observe, strict
 from drf_autoprefetch.apply import apply_plan
 from drf_autoprefetch.conf import settings
 from drf_autoprefetch.exceptions import PlanError
@@ -192,7 +192,11 @@ class AutoPrefetchMixin:
 
     def optimize_queryset(self, queryset: Any) -> Any:
         """``queryset`` with this view's plan applied (rows already read: onto them)."""
+        view: Any = self
         plan = self.get_prefetch_plan(queryset)
+        if observe.active():
+            serializer_class = vars(self).get(_SERIALIZER) or view.get_serializer_class()
+            observe.applied(self._described(), serializer_class, plan)
         try:
             one_row = self._names_one_row()
             return apply_plan(
@@ -203,7 +207,6 @@ class AutoPrefetchMixin:
                 keep=self._paginator_columns(),
             )
         except PlanError as exc:  # the queryset does not fit the plan: say whose
-            view: Any = self
             serializer = view.get_serializer_class().__name__
             raise PlanError(f"{type(self).__name__} with {serializer}: {exc}") from exc
 
@@ -239,6 +242,13 @@ class AutoPrefetchMixin:
             logger.debug("%s: no serializer class to plan for: %r", type(self).__name__, exc)
             return None
         return found
+
+    def _described(self) -> str:
+        """The view's dotted path, and its action where it has one."""
+        cls = type(self)
+        action = getattr(self, "action", None)
+        path = f"{cls.__module__}.{cls.__qualname__}"
+        return f"{path} {action}" if action else path
 
     def _names_one_row(self) -> bool:
         """Whether the request renders the one row ``get_object()`` reads (a detail
@@ -294,8 +304,9 @@ class AutoPrefetchMixin:
         serializer: BaseSerializer[Any] = super().get_serializer(  # type: ignore[misc]
             *args, **kwargs
         )
-        if self._renders_only(args, kwargs) and self.get_autoprefetch_strict():
-            strict.enable(serializer)
+        renders = self._renders_only(args, kwargs)
+        if renders and (self.get_autoprefetch_strict() or observe.active()):
+            strict.enable(serializer)  # observed: tracks fields, records what it would refuse
         else:
             strict.disable(serializer)  # e.g. switched on by @auto_prefetch
         if self.autoprefetch and self._writes(args, kwargs) and serializer_model(type(serializer)):

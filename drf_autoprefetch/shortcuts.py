@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from django.db.models import Manager
 from rest_framework.serializers import BaseSerializer
 
+from drf_autoprefetch import observe
 from drf_autoprefetch.planner import plan_for_queryset, serializer_model
 
 __all__ = ["optimize"]
@@ -34,7 +35,7 @@ def optimize(
     target: Any = queryset.all() if isinstance(queryset, Manager) else queryset
     if serializer_model(serializer_class) is None:
         return target  # type: ignore[no-any-return]
-    optimized: Any = plan_for_queryset(
-        serializer_class, target, context=context, kwargs=kwargs
-    ).apply(target)
+    plan = plan_for_queryset(serializer_class, target, context=context, kwargs=kwargs)
+    observe.applied("optimize()", serializer_class, plan)
+    optimized: Any = plan.apply(target)
     return optimized  # type: ignore[no-any-return]

@@ -38,7 +38,15 @@ if TYPE_CHECKING:
     from django.db.models import QuerySet  # noqa: TID251 - types only
     from rest_framework.fields import Field
 
-__all__ = ["Unplanned", "disable", "enable", "fetch_strictly", "is_enabled", "recording"]
+__all__ = [
+    "Unplanned",
+    "current_field",
+    "disable",
+    "enable",
+    "fetch_strictly",
+    "is_enabled",
+    "recording",
+]
 
 Q = TypeVar("Q", bound="QuerySet[Any]")
 
@@ -63,6 +71,12 @@ class Unplanned:
     path: str
     sql: str
     hint: str | None
+
+
+def current_field() -> tuple[str | None, type[Model] | None]:
+    """The field path a strict rendering is at (``None`` outside one), and the model of
+    the instance it renders, where known."""
+    return _current_path.get(), _current_model.get()
 
 
 @contextmanager

@@ -19,6 +19,12 @@ _FROM = re.compile(r"\bFROM\s+[`\"\[]?(\w+)", re.IGNORECASE)
 _DEPTH = 3
 
 
+def table_of(sql: str) -> str | None:
+    """The first table a query reads (``FROM ...``), unquoted."""
+    match = _FROM.search(sql)
+    return match.group(1) if match else None
+
+
 def hint_for_query(model: type[Model] | None, sql: str) -> str | None:
     """``@hints(...)`` loading the table ``sql`` reads, from a ``model`` instance.
 

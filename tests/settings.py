@@ -59,8 +59,10 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
+    "django.contrib.staticfiles",
     "rest_framework",
     "taggit",
+    "debug_toolbar",
     "drf_autoprefetch",
     "tests.testapp",
 ]
@@ -82,3 +84,5 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+
+STATIC_URL = "/static/"
