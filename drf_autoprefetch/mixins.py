@@ -58,6 +58,19 @@ def applies_plan(get_queryset: object) -> bool:
     return bool(getattr(get_queryset, _PLANNED, False))
 
 
+def _keep_out_of_descriptions(cls: type) -> None:
+    """Give a view with no docstring of its own a blank one where tools that look for a
+    description up its bases (drf-spectacular) would find this mixin's: the mixin's
+    docstring describes the library, not the view's endpoints."""
+    if cls.__dict__.get("__doc__") is not None:
+        return
+    for base in cls.__mro__[1:]:
+        if base.__doc__:
+            if base is AutoPrefetchMixin:
+                cls.__doc__ = " "  # truthy, so the search stops; blank once cleaned
+            return
+
+
 def _outermost(
     method: GetQueryset, then: Callable[[AutoPrefetchMixin, Any], Any], marker: str
 ) -> GetQueryset:
@@ -128,6 +141,7 @@ class AutoPrefetchMixin:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        _keep_out_of_descriptions(cls)
         own = cls.__dict__.get("get_queryset")
         if inspect.isfunction(own) and not getattr(own, _PLANNED, False):
             cls.get_queryset = _planned(own)  # type: ignore[method-assign]

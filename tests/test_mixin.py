@@ -690,3 +690,24 @@ def test_delete_answered_by_an_overridden_destroy_that_renders_runs_the_plan(
 
     assert response.data == expected
     assert not Book.objects.filter(pk=book.pk).exists()
+
+
+def _first_doc(view_class):
+    """The docstring drf-spectacular describes a view with: the first one up its bases."""
+    return next((cls.__doc__ for cls in view_class.__mro__ if cls.__doc__), None)
+
+
+def test_the_mixins_docstring_never_describes_a_view():
+    class Undocumented(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+        queryset = Book.objects.all()
+
+    class Documented(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+        """The books."""
+
+    class Inheriting(Documented):
+        pass
+
+    assert _first_doc(Undocumented).strip() == ""
+    assert _first_doc(Documented) == "The books."
+    assert _first_doc(Inheriting) == "The books."
+    assert Inheriting.__doc__ is None

@@ -72,6 +72,20 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 
+# django-debug-toolbar with the drf_autoprefetch panel: `make serve` sets
+# SAMPLE_API_TOOLBAR=1 (the toolbar shows on the browsable API's HTML pages).
+TOOLBAR = DEBUG and os.environ.get("SAMPLE_API_TOOLBAR") == "1"
+if TOOLBAR:
+    from debug_toolbar.settings import PANELS_DEFAULTS
+
+    INSTALLED_APPS.append("debug_toolbar")
+    MIDDLEWARE.insert(0, "debug_toolbar.middleware.DebugToolbarMiddleware")
+    INTERNAL_IPS = ["127.0.0.1", "::1"]
+    DEBUG_TOOLBAR_PANELS = [
+        *PANELS_DEFAULTS,
+        "drf_autoprefetch.contrib.debug_toolbar.AutoPrefetchPanel",
+    ]
+
 REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "sample_api.pagination.StandardPagination",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],

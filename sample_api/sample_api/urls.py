@@ -4,6 +4,7 @@ The function view and the ``APIView`` under ``library/`` sit beside the router; 
 room websocket is routed in ``sample_api.asgi``.
 """
 
+from django.conf import settings
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
@@ -36,3 +37,8 @@ urlpatterns = [
     ),
     path("api-auth/", include("rest_framework.urls")),
 ]
+
+if settings.TOOLBAR:
+    from debug_toolbar.toolbar import debug_toolbar_urls
+
+    urlpatterns += debug_toolbar_urls()

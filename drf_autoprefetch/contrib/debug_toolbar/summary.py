@@ -31,11 +31,16 @@ def summarize(report: Report) -> dict[str, Any]:
     counts = dict.fromkeys((PLANNED, UNPLANNED, OTHER), 0)
     for query in queries:
         counts[query["status"]] += 1
+    plans: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for applied in report.applied:  # the same plan applied again (the browsable API's
+        entry = _plan_entry(applied)  # forms read the queryset too) is shown once
+        key = (entry["source"], entry["serializer"], "\n".join(entry["tree"]))
+        plans.setdefault(key, {**entry, "applied": 0})["applied"] += 1
     return {
-        "plans": [_plan_entry(applied) for applied in report.applied],
+        "plans": list(plans.values()),
         "queries": queries,
         "counts": counts,
-        "predicted": sum(applied.plan.query_count for applied in report.applied),
+        "predicted": sum(entry["queries"] for entry in plans.values()),
     }
 
 
