@@ -39,8 +39,9 @@ E001_HINT = (
     "plan with 'manage.py prefetch_plans {path}'."
 )
 W001_HINT = (
-    "Decorate the method or property with @hints(...) naming what it reads, or set "
-    "DRF_AUTOPREFETCH['ON_UNPLANNABLE'] = 'ignore'."
+    "'manage.py prefetch_plans --suggest {path}' prints the @hints(...) line that would "
+    "plan it, where one can. To accept it as it is, add 'drf_autoprefetch.W001' to "
+    "SILENCED_SYSTEM_CHECKS."
 )
 W002_HINT = (
     "Let the serializer build its fields from an empty context (read the request with "
@@ -133,4 +134,5 @@ def _check_one(
 
 
 def _unplannable(text: str, serializer: SerializerClass) -> checks.CheckMessage:
-    return checks.Warning(text, hint=W001_HINT, obj=serializer, id=f"{TAG}.W001")
+    hint = W001_HINT.format(path=dotted_path(serializer))
+    return checks.Warning(text, hint=hint, obj=serializer, id=f"{TAG}.W001")

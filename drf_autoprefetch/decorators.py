@@ -13,7 +13,7 @@ from django.db.models import Manager, QuerySet
 from drf_autoprefetch import observe, strict
 from drf_autoprefetch.conf import settings
 from drf_autoprefetch.exceptions import PlanError
-from drf_autoprefetch.planner import plan_for, plan_for_queryset
+from drf_autoprefetch.planner import plan_for, plan_for_queryset, quietly
 
 __all__ = ["auto_prefetch", "registered_serializers"]
 
@@ -112,7 +112,8 @@ def validate_pending() -> None:
     while _pending:
         serializer_class = _pending.pop(0)
         try:
-            plan_for(serializer_class)
+            with quietly():  # its warnings are the checks' to report, not every command's
+                plan_for(serializer_class)
         except PlanError:
             raise
         except Exception:  # its fields need a request: planned on first use

@@ -13,7 +13,9 @@ import threading
 import warnings
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Container, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
@@ -784,6 +786,8 @@ def _cached_plan(
             plan = _selected_plan(serializer_class, selector, context, kwargs)
         else:
             plan = _plan_uncached(serializer_class, context, build_kwargs(kwargs))
+    if plan.warnings:
+        _report(plan)
     return _enforce(check_unresolved(plan, provided))
 
 
@@ -831,7 +835,6 @@ def _selected_plan(
         plan, _ = _build_checked(tree, selection)
         build_count += 1
         _remember(_dynamic, key, plan)
-    _report(plan)
     return plan
 
 
@@ -914,7 +917,6 @@ def _plan_uncached(
         else:
             key = _learn_variance(serializer_class, reads, kwargs, serializer)
             _remember(_dynamic, key, plan)
-    _report(plan)
     return plan
 
 
@@ -1001,9 +1003,28 @@ def _build_checked(serializer: Any, selection: Selection | None = None) -> tuple
         ) from exc
 
 
+#: Warnings already logged by this process: each is logged once, when a plan is first used.
+_logged: set[str] = set()
+#: Set while plans are validated at start-up: nothing is logged then (the checks say it).
+_quiet: ContextVar[bool] = ContextVar("drf_autoprefetch_quiet", default=False)
+
+
+@contextmanager
+def quietly() -> Iterator[None]:
+    """Plans asked for inside log no warning (start-up validation)."""
+    token = _quiet.set(True)
+    try:
+        yield
+    finally:
+        _quiet.reset(token)
+
+
 def _report(plan: Plan) -> None:
-    if plan.warnings and conf.settings.ON_UNPLANNABLE == "warn":
-        for warning in plan.warnings:
+    if _quiet.get() or conf.settings.ON_UNPLANNABLE != "warn":
+        return
+    for warning in plan.warnings:
+        if warning not in _logged:
+            _logged.add(warning)
             logger.warning("drf_autoprefetch: %s", warning)
 
 
@@ -1033,5 +1054,6 @@ def clear_cache() -> None:
         _dynamic.clear()
         _trees.clear()
         _variance.clear()
+        _logged.clear()
         build_count = 0
         model_attrs.cache_clear()

@@ -26,8 +26,9 @@ E001_HINT = (
     "with 'manage.py prefetch_plans tests.test_checks.ChapterBadSourceSerializer'."
 )
 W001_HINT = (
-    "Decorate the method or property with @hints(...) naming what it reads, or set "
-    "DRF_AUTOPREFETCH['ON_UNPLANNABLE'] = 'ignore'."
+    "'manage.py prefetch_plans --suggest {path}' prints the @hints(...) line that would "
+    "plan it, where one can. To accept it as it is, add 'drf_autoprefetch.W001' to "
+    "SILENCED_SYSTEM_CHECKS."
 )
 W002_HINT = (
     "Let the serializer build its fields from an empty context (read the request with "
@@ -134,7 +135,7 @@ def warning_w001():
         "ChapterUnhintedSerializer.book_title: method field "
         "ChapterUnhintedSerializer.get_book_title() has no hints; decorate it with @hints(...) "
         "naming what it reads, or the queries it runs, if any, run once per row.",
-        hint=W001_HINT,
+        hint=W001_HINT.format(path="tests.test_checks.ChapterUnhintedSerializer"),
         obj=ChapterUnhintedSerializer,
         id="drf_autoprefetch.W001",
     )
@@ -239,7 +240,7 @@ def test_serializer_only_the_urlconf_imports_is_checked(monkeypatch):
             "ChapterTitleSerializer.book_title: method field "
             "ChapterTitleSerializer.get_book_title() has no hints; decorate it with @hints(...) "
             "naming what it reads, or the queries it runs, if any, run once per row.",
-            hint=W001_HINT,
+            hint=W001_HINT.format(path=urls_only.SERIALIZER),
             obj=serializer,
             id="drf_autoprefetch.W001",
         )

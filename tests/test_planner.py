@@ -181,6 +181,20 @@ def test_unhinted_method_field_is_left_alone_and_warned_about(caplog):
     assert caplog.messages == [f"drf_autoprefetch: {message}"]
 
 
+def test_a_warning_is_logged_once_per_process_when_the_plan_is_used(caplog):
+    from drf_autoprefetch.planner import quietly
+
+    with caplog.at_level(logging.WARNING, logger="drf_autoprefetch.planner"):
+        with quietly():  # as at start-up, validating decorated serializers
+            plan_for(shapes.BookUnhintedMethodSerializer)
+        assert caplog.messages == []
+        for _ in range(3):
+            plan_for(shapes.BookUnhintedMethodSerializer)
+            plan_for(shapes.BookUnhintedMethodSerializer, context={"other": 1})
+
+    assert len(caplog.messages) == 1
+
+
 @override_settings(DRF_AUTOPREFETCH={"ON_UNPLANNABLE": "ignore", "INFER": False})
 def test_on_unplannable_ignore_logs_nothing(caplog):
     with caplog.at_level(logging.WARNING, logger="drf_autoprefetch.planner"):
