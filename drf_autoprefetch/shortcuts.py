@@ -3,26 +3,59 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from django.db.models import Manager
+from django.db.models import Manager, Model
 from rest_framework.serializers import BaseSerializer
 
 from drf_autoprefetch import observe
 from drf_autoprefetch.planner import plan_for_queryset, serializer_model
 
+if TYPE_CHECKING:
+    from django.db.models import QuerySet  # noqa: TID251 - types only
+
 __all__ = ["optimize"]
 
-Q = TypeVar("Q")
+M = TypeVar("M", bound=Model)
 
 
+@overload
 def optimize(
-    queryset: Q,
+    queryset: QuerySet[M],
     serializer_class: type[BaseSerializer[Any]],
     *,
     context: Mapping[str, Any] | None = None,
     kwargs: Mapping[str, Any] | None = None,
-) -> Q:
+) -> QuerySet[M]: ...
+
+
+@overload
+def optimize(
+    queryset: Manager[M],
+    serializer_class: type[BaseSerializer[Any]],
+    *,
+    context: Mapping[str, Any] | None = None,
+    kwargs: Mapping[str, Any] | None = None,
+) -> QuerySet[M]: ...
+
+
+@overload
+def optimize(
+    queryset: list[M],
+    serializer_class: type[BaseSerializer[Any]],
+    *,
+    context: Mapping[str, Any] | None = None,
+    kwargs: Mapping[str, Any] | None = None,
+) -> list[M]: ...
+
+
+def optimize(
+    queryset: Any,
+    serializer_class: type[BaseSerializer[Any]],
+    *,
+    context: Mapping[str, Any] | None = None,
+    kwargs: Mapping[str, Any] | None = None,
+) -> Any:
     """``queryset`` optimized for ``serializer_class``: ``plan_for(...).apply(queryset)``.
 
     A Manager gives its ``all()``. An evaluated QuerySet (or a list of instances) keeps
@@ -30,12 +63,12 @@ def optimize(
     serializer with no ``Meta.model`` (one that renders something else than the rows)
     has nothing to plan: ``queryset`` is returned as it is, as the view mixin does.
     ``kwargs`` are the keyword arguments the serializer will be built with, such as
-    ``fields=`` for one that renders only some of its fields.
+    ``fields=`` for one that renders only some of its fields. The model type is kept for
+    type checkers: ``QuerySet[Book]`` (or ``Manager[Book]``) in, ``QuerySet[Book]`` out.
     """
     target: Any = queryset.all() if isinstance(queryset, Manager) else queryset
     if serializer_model(serializer_class) is None:
-        return target  # type: ignore[no-any-return]
+        return target
     plan = plan_for_queryset(serializer_class, target, context=context, kwargs=kwargs)
     observe.applied("optimize()", serializer_class, plan)
-    optimized: Any = plan.apply(target)
-    return optimized  # type: ignore[no-any-return]
+    return plan.apply(target)

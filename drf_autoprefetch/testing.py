@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,11 +20,11 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.renderers import JSONRenderer
 from rest_framework.serializers import BaseSerializer
 
-from drf_autoprefetch import strict
+from drf_autoprefetch import observe, strict
 from drf_autoprefetch.plan import Kind, Plan, Relation
 from drf_autoprefetch.planner import plan_for
 
-__all__ = ["assert_optimized"]
+__all__ = ["assert_endpoint_optimized", "assert_optimized"]
 
 #: Lines of the data diff shown in a failure message.
 MAX_DIFF_LINES = 40
@@ -69,7 +69,14 @@ def assert_optimized(
     Returns the number of queries of the optimized rendering.
     """
     plan = plan_for(serializer_class, context=context)
-    expected = _render(serializer_class, list(queryset.all()), context)
+    try:
+        expected = _render(serializer_class, list(queryset.all()), context)
+    except Exception as exc:
+        raise AssertionError(
+            f"{serializer_class.__name__} fails to render the queryset as given, without "
+            f"drf_autoprefetch: {type(exc).__name__}: {exc}. Fix the serializer (or the "
+            "queryset, or the context it needs) first."
+        ) from exc
     full = _run_optimized(serializer_class, plan, queryset, context)
     problems: list[str] = []
     if full.data != expected:
@@ -239,4 +246,82 @@ def _unplanned_lines(unplanned: Iterable[strict.Unplanned]) -> list[str]:
     for (path, sql, hint), times in counted.items():
         line = f"  {path} ({times}x): {sql}"
         lines.append(f"{line}\n    add {hint} to the code behind {path}" if hint else line)
+    return lines
+
+
+def assert_endpoint_optimized(
+    client: Any,
+    url: str,
+    create: Callable[[int], Any],
+    *,
+    sizes: tuple[int, int] = (2, 6),
+) -> int:
+    """Check that the list endpoint ``url`` runs the queries its plans predict, whatever
+    the number of rows.
+
+    ``create(n)`` adds ``n`` rows (with what they relate to) to the database; ``client``
+    is Django's or DRF's test client. The endpoint is requested once after
+    ``create(sizes[0])`` and once after ``create(sizes[1] - sizes[0])`` more. Raises
+    ``AssertionError`` when a response is not 200, when no plan was applied (the view has
+    no ``AutoPrefetchMixin``), when a query ran while a response was serialized (each is
+    listed with the field that ran it and the ``@hints`` line that would plan it), or when
+    the two requests ran different numbers of queries. Returns that number.
+    """
+    first, second = sizes
+    if not 0 < first < second:
+        raise ValueError(f"sizes must be two growing row counts, not {sizes!r}.")
+    create(first)
+    small_status, small = _observed(client, url)
+    create(second - first)
+    large_status, large = _observed(client, url)
+    problems = [
+        *_endpoint_problems(url, first, small_status, small),
+        *_endpoint_problems(url, second, large_status, large),
+    ]
+    if not problems and len(small.queries) != len(large.queries):
+        problems.append(
+            f"GET {url} ran {len(small.queries)} queries with {first} rows and "
+            f"{len(large.queries)} with {second}: a query per row."
+        )
+    if problems:
+        raise AssertionError("\n".join([*problems, "", *_endpoint_sql(large)]))
+    return len(large.queries)
+
+
+def _observed(client: Any, url: str) -> tuple[int, observe.Report]:
+    with observe.observing() as report:
+        response = client.get(url)
+    return response.status_code, report
+
+
+def _endpoint_problems(url: str, rows: int, status: int, report: observe.Report) -> list[str]:
+    if status != 200:
+        return [f"GET {url} with {rows} rows answered {status}."]
+    if not report.applied:
+        return [
+            f"GET {url} applied no plan: does its view list AutoPrefetchMixin first (or its "
+            "serializer use @auto_prefetch)?"
+        ]
+    unplanned = [query for query in report.queries if query.field is not None]
+    if not unplanned:
+        return []
+    lines = [f"GET {url} with {rows} rows ran {len(unplanned)} queries no plan foresees:"]
+    for field, hints in _by_field(unplanned).items():
+        hint = f"; {next(iter(hints))} would plan it" if hints else ""
+        lines.append(f"- {field}{hint}")
+    return lines
+
+
+def _by_field(queries: Iterable[observe.Query]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for query in queries:
+        assert query.field is not None
+        found.setdefault(query.field, set()).update([query.hint] if query.hint else [])
+    return found
+
+
+def _endpoint_sql(report: observe.Report) -> list[str]:
+    lines = [f"Plans: {', '.join(f'{a.source} -> {a.serializer}' for a in report.applied)}"]
+    lines.append("Queries of the larger request:")
+    lines.extend(f"{number}. {query.sql}" for number, query in enumerate(report.queries, 1))
     return lines

@@ -190,3 +190,86 @@ def test_module_does_not_import_pytest():
         )
     }
     assert "pytest" not in imported
+
+
+# --- assert_endpoint_optimized --------------------------------------------------
+
+
+def _books(n):
+    from model_bakery import baker
+
+    from tests.testapp.models import Book, Person
+
+    authors = baker.make(Person, _quantity=2)
+    for book in baker.make(Book, _quantity=n):
+        book.authors.set(authors)
+
+
+@pytest.mark.django_db
+def test_endpoint_helper_passes_and_returns_the_query_count(client):
+    assert testing.assert_endpoint_optimized(client, "/api/books/", _books) == 2
+
+
+@pytest.mark.django_db
+def test_endpoint_helper_names_the_field_of_each_unplanned_query(client, monkeypatch):
+    from tests import views
+
+    class Counting(serializers.ModelSerializer):
+        review_count = serializers.SerializerMethodField()
+
+        class Meta:
+            model = views.Book
+            fields = ["id", "review_count"]
+
+        def get_review_count(self, book):
+            return book.reviews.filter(rating__gte=3).count()
+
+    monkeypatch.setattr(views.BookViewSet, "get_serializer_class", lambda self: Counting)
+
+    with pytest.raises(AssertionError) as excinfo:
+        testing.assert_endpoint_optimized(client, "/api/books/", _books, sizes=(1, 3))
+
+    message = str(excinfo.value)
+    assert message.startswith(
+        "GET /api/books/ with 1 rows ran 1 queries no plan foresees:\n"
+        '- Counting.review_count; @hints(prefetch_related=["reviews"]) would plan it\n'
+        "GET /api/books/ with 3 rows ran 3 queries no plan foresees:\n"
+    )
+    assert "Plans: tests.views.BookViewSet list -> " in message
+
+
+@pytest.mark.django_db
+def test_endpoint_helper_says_when_no_plan_is_applied(client):
+    with pytest.raises(AssertionError) as excinfo:
+        testing.assert_endpoint_optimized(client, "/api/ping/", _books)
+
+    assert str(excinfo.value).splitlines()[0] == (
+        "GET /api/ping/ applied no plan: does its view list AutoPrefetchMixin first (or "
+        "its serializer use @auto_prefetch)?"
+    )
+
+
+def test_endpoint_helper_refuses_sizes_that_do_not_grow(client):
+    with pytest.raises(ValueError, match=r"^sizes must be two growing row counts, not \(3, 3\)\.$"):
+        testing.assert_endpoint_optimized(client, "/api/books/", _books, sizes=(3, 3))
+
+
+class Failing(serializers.ModelSerializer):
+    broken = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Book
+        fields = ["id", "broken"]
+
+    def get_broken(self, book):
+        raise KeyError("no such thing")
+
+
+def test_a_serializer_failing_without_the_library_is_said_to_fail(world):
+    with pytest.raises(AssertionError) as excinfo:
+        assert_optimized(Failing, Book.objects.all())
+
+    assert str(excinfo.value) == (
+        "Failing fails to render the queryset as given, without drf_autoprefetch: KeyError: "
+        "'no such thing'. Fix the serializer (or the queryset, or the context it needs) first."
+    )
