@@ -41,3 +41,13 @@ def test_every_page_is_in_the_table_of_contents():
     toctree = index[index.index("```{toctree}") :]
     pages = {path.stem for path in DOCS.glob("*.md")} - {"index"}
     assert sorted(page for page in pages if f"\n{page}\n" not in toctree) == []
+
+
+def test_readme_links_work_on_the_package_index():
+    """The package index shows the README alone: a relative link there leads nowhere."""
+    import re
+
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)]+)\)", readme)
+
+    assert [target for target in targets if not target.startswith(("https://", "#"))] == []
