@@ -61,9 +61,10 @@ class Entry:
         misplaced = self.target.misplaced
         return None if misplaced is None else f"{misplaced.message} {misplaced.hint}"
 
-    def header(self) -> str:
+    def header(self, actions: list[str] | None = None) -> str:
         target = self.target
-        where = target.target if target.action is None else f"{target.target} {target.action}"
+        shown = ", ".join(actions) if actions else target.action
+        where = target.target if shown is None else f"{target.target} {shown}"
         if target.target != target.serializer_path:
             where = f"{where} -> {target.serializer_path}"
         if self.plan is None:
@@ -73,7 +74,9 @@ class Entry:
         count = self.plan.query_count
         return f"{where} ({count} {'query' if count == 1 else 'queries'})"
 
-    def as_text(self, *, suggest: bool = False, explained: bool = False) -> str:
+    def as_text(
+        self, *, suggest: bool = False, explained: bool = False, actions: list[str] | None = None
+    ) -> str:
         errors = (self.not_applied, self.error)
         lines = [f"error: {error}" for error in errors if error is not None]
         if self.plan is not None:
@@ -85,7 +88,7 @@ class Entry:
             if suggest:
                 lines.extend(_suggestion_lines(self.plan))
         body = "\n".join(lines)
-        return f"{self.header()}\n{textwrap.indent(body, '  ')}"
+        return f"{self.header(actions)}\n{textwrap.indent(body, '  ')}"
 
     def record(self) -> dict[str, Any]:
         """This entry in a snapshot."""
@@ -215,7 +218,10 @@ class Command(BaseCommand):
             data = [entry.as_dict(**shown) for entry in entries]
             self.stdout.write(json.dumps(data, indent=2))
         elif entries:
-            self.stdout.write("\n\n".join(entry.as_text(**shown) for entry in entries))
+            texts = [
+                group[0].as_text(**shown, actions=_actions(group)) for group in grouped(entries)
+            ]
+            self.stdout.write("\n\n".join(texts))
         else:
             self.stdout.write("Nothing to plan: no generic view and no @auto_prefetch serializer.")
         if options["check"]:
@@ -279,6 +285,24 @@ class Command(BaseCommand):
                 known = built[target.serializer] = plan_entry(target)
             entries.append(Entry(target, known.plan, known.error))
         return entries
+
+
+def grouped(entries: list[Entry]) -> list[list[Entry]]:
+    """The entries, those of one view that share a serializer and its plan together (in
+    the order of the first of each group)."""
+    groups: dict[tuple[Any, ...], list[Entry]] = {}
+    for entry in entries:
+        target = entry.target
+        key: tuple[Any, ...] = (target.target, target.serializer_path, entry.error, id(entry.plan))
+        if target.action is None:
+            key = (*key, id(entry))  # a serializer, or a view without actions: alone
+        groups.setdefault(key, []).append(entry)
+    return list(groups.values())
+
+
+def _actions(group: list[Entry]) -> list[str] | None:
+    actions = [entry.target.action for entry in group if entry.target.action is not None]
+    return actions or None
 
 
 def plan_entry(target: Target) -> Entry:
