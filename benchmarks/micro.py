@@ -5,7 +5,8 @@
 - warm ``optimize()``: ``optimize(Model.objects.all(), S)`` with the plan cached, next to
   what building the hand-written queryset costs;
 - the mixin's ``get_queryset()`` with the plan cached, next to DRF's own;
-- the same for serializers whose fields vary per request (:mod:`benchmarks.dynamic`).
+- the same for serializers whose fields vary per request (:mod:`benchmarks.dynamic`);
+- the column-pruning set (:mod:`benchmarks.columns`).
 """
 
 from __future__ import annotations
@@ -80,4 +81,7 @@ def micro_benchmarks() -> dict[str, Any]:
     from benchmarks.dynamic import dynamic_benchmarks
 
     found["dynamic"] = dynamic_benchmarks(_per_call)
+    from benchmarks.columns import column_benchmarks
+
+    found["columns"] = column_benchmarks()
     return found

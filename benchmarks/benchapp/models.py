@@ -109,3 +109,68 @@ class Document(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Note(models.Model):
+    """The column-pruning set: a large text the serializer never reads."""
+
+    title = models.CharField(max_length=200)
+    status = models.CharField(max_length=20)
+    priority = models.IntegerField()
+    body = models.TextField()
+
+    class Meta:
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return str(self.title)
+
+
+class Payload(models.Model):
+    """The column-pruning set: a JSON document the serializer never reads."""
+
+    title = models.CharField(max_length=200)
+    status = models.CharField(max_length=20)
+    priority = models.IntegerField()
+    data = models.JSONField()
+
+    class Meta:
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return str(self.title)
+
+
+class Event(models.Model):
+    """The column-pruning set: timestamps the serializer never reads."""
+
+    title = models.CharField(max_length=200)
+    status = models.CharField(max_length=20)
+    priority = models.IntegerField()
+    created = models.DateTimeField()
+    updated = models.DateTimeField()
+    started = models.DateTimeField()
+    ended = models.DateTimeField()
+
+    class Meta:
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return str(self.title)
+
+
+class Reading(models.Model):
+    """The column-pruning set: narrow numbers only, two of them never read."""
+
+    sensor = models.IntegerField()
+    value = models.IntegerField()
+    minimum = models.IntegerField()
+    maximum = models.IntegerField()
+    count = models.IntegerField()
+    flags = models.IntegerField()
+
+    class Meta:
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return str(self.sensor)
