@@ -738,12 +738,17 @@ def parameter_limit(alias: str) -> int | None:
 
 def _batches(queryset: QuerySet[Any]) -> list[QuerySet[Any]] | None:
     """``queryset`` split on its last ``IN`` list into queries under the limit, if needed."""
-    limit = parameter_limit(queryset.db)
     where: WhereNode = queryset.query.where
-    found = _last_in(where) if limit else None
-    if limit is None or found is None or _in_values(where) <= limit // 2:
+    found = _last_in(where)
+    if found is None:
         return None
     path, lookup = found
+    chained = _or_chained(queryset, lookup)
+    if chained:
+        return chained
+    limit = parameter_limit(queryset.db)
+    if limit is None or _in_values(where) <= limit // 2:
+        return None
     values = _distinct(lookup.rhs)
     if len(values) < 2 or any(isinstance(value, tuple) for value in values):
         return None  # nothing to split, or a key of several columns
@@ -758,6 +763,42 @@ def _batches(queryset: QuerySet[Any]) -> list[QuerySet[Any]] | None:
     return [
         _with_values(queryset, path, lookup, values[start : start + size])
         for start in range(0, len(values), size)
+    ]
+
+
+def _tuple_in() -> Any:
+    """Django's ``TupleIn`` (5.2 and later: how a forward relation's prefetch filters its
+    targets), or ``None``."""
+    try:
+        from django.db.models.fields import tuple_lookups
+    except ImportError:  # Django 4.2
+        return None
+    return tuple_lookups.TupleIn
+
+
+_TupleIn: Any = _tuple_in()
+
+
+#: Keys one ``IN`` may hold where the backend spells a tuple ``IN`` as a chain of ``OR``
+#: (Django 5.2 and later filters a forward relation's prefetch so; SQLite refuses an
+#: expression more than 1000 deep, as a chain of about a thousand keys is).
+OR_CHAIN = 500
+
+
+def _or_chained(queryset: QuerySet[Any], lookup: Any) -> list[QuerySet[Any]] | None:
+    """``queryset`` split into queries of :data:`OR_CHAIN` keys, where its ``IN`` list is
+    a tuple ``IN`` the backend writes as ``OR``s, and too long for that."""
+    if _TupleIn is None or not isinstance(lookup, _TupleIn):
+        return None
+    if connections[queryset.db].features.supports_tuple_lookups:
+        return None
+    path = _last_in(queryset.query.where)
+    values = _distinct(lookup.rhs)
+    if path is None or len(values) <= OR_CHAIN:
+        return None
+    return [
+        _with_values(queryset, path[0], lookup, values[start : start + OR_CHAIN])
+        for start in range(0, len(values), OR_CHAIN)
     ]
 
 

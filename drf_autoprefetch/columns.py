@@ -72,7 +72,7 @@ def link_columns(parent: type[Model], lookup: str) -> tuple[set[str], set[str]]:
     generic foreign key, its two columns.
     """
     pk = parent._meta.pk.name
-    field: Any = _relation_field(parent, lookup)
+    field: Any = relation_field(parent, lookup)
     if field is None:
         return {pk}, set()
     related: Any = field.related_model
@@ -89,7 +89,7 @@ def link_columns(parent: type[Model], lookup: str) -> tuple[set[str], set[str]]:
     return {field.name}, {field.target_field.name}
 
 
-def _relation_field(model: type[Model], name: str) -> Any:
+def relation_field(model: type[Model], name: str) -> Any:
     """The field or reverse relation ``name`` (a field name or an accessor) of ``model``."""
     for field in model._meta.get_fields(include_hidden=True):
         accessor = getattr(field, "get_accessor_name", None)

@@ -17,7 +17,16 @@ from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.modelinfo import Attr
 from drf_autoprefetch.tree import Kind, Relation
 
-__all__ = ["Draft", "Walk", "Warnings", "freeze_all", "warning_text"]
+__all__ = [
+    "Draft",
+    "Freezing",
+    "Walk",
+    "Warnings",
+    "find",
+    "freeze_all",
+    "splittable",
+    "warning_text",
+]
 
 #: How many field paths a grouped warning names before it says "and N more".
 _SHOWN_PATHS = 3
@@ -174,13 +183,37 @@ class Draft:
         _, link = link_columns(self.parent.model, self.lookup)
         return self.columns(mode, link)
 
-    def freeze(self, warnings: Warnings, mode: Pruning = False) -> Relation:
+    @property
+    def path(self) -> str:
+        """The relation's path from the root (``items__program``)."""
+        names = []
+        current: Draft | None = self
+        while current is not None and not current.is_root:
+            names.append(current.attr)
+            current = current.parent
+        return "__".join(reversed(names))
+
+    @property
+    def below_many(self) -> bool:
+        """Whether a to-many relation holds this one (it is joined into a prefetch)."""
+        current = self.parent
+        while current is not None and not current.is_root:
+            if current.kind is Kind.PREFETCH:
+                return True
+            current = current.parent
+        return False
+
+    def freeze(self, how: Freezing) -> Relation:
         assert self.kind is not None
         self._check_readers()
+        mode = how.pruning
         if self.plain:
-            return self._freeze_plain(warnings, mode)
+            return self._freeze_plain(how)
         kind = self.kind
         if kind is Kind.JOIN and (self.annotations or self.queryset is not None or self.loose):
+            kind = Kind.PREFETCH_ONE
+        split = kind is Kind.JOIN and self.path in how.split
+        if split:
             kind = Kind.PREFETCH_ONE
         ids_only = not (self.rows_read or self.children or self.annotations or self.queryset)
         columns = self._columns_of(kind, mode, ids_only)
@@ -189,7 +222,8 @@ class Draft:
             lookup=self.lookup,
             model=self.model,
             kind=kind,
-            children=freeze_all(self.children, warnings, mode),
+            children=freeze_all(self.children, how),
+            split=split,
             annotations=tuple(sorted(self.annotations.items())),
             only=columns.only,
             columns_why=columns.why,
@@ -198,7 +232,8 @@ class Draft:
             origin=self.origin,
         )
 
-    def _freeze_plain(self, warnings: Warnings, mode: Pruning) -> Relation:
+    def _freeze_plain(self, how: Freezing) -> Relation:
+        warnings = how.warnings
         """A relation loaded by its plain lookup: no queryset of ours, below it either."""
         if self.annotations or self.queryset is not None or self.attr != self.lookup:
             where = self.readers[0] if self.readers else self.attr
@@ -209,7 +244,7 @@ class Draft:
             )
             return Relation(self.lookup, self.lookup, self.model, Kind.PREFETCH, plain=True)
         kind = Kind.PREFETCH if self.kind is Kind.PREFETCH else Kind.PREFETCH_ONE
-        children = freeze_all(self.children, warnings, mode)
+        children = freeze_all(self.children, how)
         return Relation(
             self.attr, self.lookup, self.model, kind, children, plain=True, origin=self.origin
         )
@@ -225,7 +260,35 @@ class Draft:
         )
 
 
-def freeze_all(
-    children: dict[str, Draft], warnings: Warnings, mode: Pruning = False
-) -> tuple[Relation, ...]:
-    return tuple(children[name].freeze(warnings, mode) for name in sorted(children))
+@dataclass(frozen=True)
+class Freezing:
+    """How drafts become relations: where warnings go, how columns are pruned, and the
+    paths of the to-one relations below to-many ones to load by a query of their own."""
+
+    warnings: Warnings
+    pruning: Pruning = False
+    split: frozenset[str] = frozenset()
+
+
+def freeze_all(children: dict[str, Draft], how: Freezing) -> tuple[Relation, ...]:
+    return tuple(children[name].freeze(how) for name in sorted(children))
+
+
+def splittable(root: Draft) -> list[str]:
+    """The paths of the to-one relations below to-many ones that a join loads now: the
+    ones a serializer may ask to load by a query of their own."""
+    found = []
+    stack = list(root.children.values())
+    while stack:
+        draft = stack.pop()
+        if draft.kind is Kind.JOIN and draft.below_many and not draft.plain:
+            found.append(draft.path)
+        stack.extend(draft.children.values())
+    return sorted(found)
+
+
+def find(root: Draft, path: str) -> Draft | None:
+    current: Draft | None = root
+    for name in path.split("__"):
+        current = current.children.get(name) if current is not None else None
+    return current

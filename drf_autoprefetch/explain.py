@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_autoprefetch.plan import Plan, joins_first
 from drf_autoprefetch.tree import Kind, Relation, label
 
@@ -47,11 +45,18 @@ def _why(relation: Relation) -> str:
 
 
 def _own_query(relation: Relation) -> str:
-    causes: list[Any] = []
+    causes: list[str] = []
+    if relation.split:
+        causes.append(
+            "split from the prefetch above by the serializer's autoprefetch_split (many "
+            "rows share few targets: one instance per target instead of one per row)"
+        )
     if relation.user_queryset:
         causes.append("a queryset from hints, which a join cannot carry")
     if relation.annotations:
         causes.append("annotations from hints, which a join cannot carry")
     if not causes:
         causes.append("a foreign key without a database constraint (a join could drop rows)")
+    elif relation.split:
+        return causes[0]
     return "; ".join(causes)

@@ -35,8 +35,8 @@ from rest_framework.relations import (
 from rest_framework.serializers import BaseSerializer
 
 from drf_autoprefetch import conf
-from drf_autoprefetch.columns import Pruning
-from drf_autoprefetch.drafts import Draft, Walk, Warnings, freeze_all
+from drf_autoprefetch.columns import Pruning, relation_field
+from drf_autoprefetch.drafts import Draft, Freezing, Walk, Warnings, find, freeze_all, splittable
 from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.hinted import apply_hints
 from drf_autoprefetch.hinting import Hints, get_hints
@@ -660,7 +660,8 @@ def build_plan(
     root = Draft(model)
     planner.serializer(serializer, root, Walk(type(serializer).__name__))
     mode = pruning_of(type(serializer))
-    relations = freeze_all(root.children, planner.warnings, mode)
+    how = Freezing(planner.warnings, mode, split_paths(type(serializer), root))
+    relations = freeze_all(root.children, how)
     columns = root.columns(mode)
     plan = Plan(
         model=model,
@@ -675,6 +676,37 @@ def build_plan(
         columns=tuple(dict.fromkeys(planner.columns)),
     )
     return plan, planner.dynamic
+
+
+def split_paths(serializer_class: type, root: Draft) -> frozenset[str]:
+    """The to-one relations below to-many ones that ``serializer_class`` asks to load by
+    a query of their own (``autoprefetch_split``), checked against its plan."""
+    declared = getattr(serializer_class, "autoprefetch_split", ())
+    if isinstance(declared, str):
+        declared = (declared,)
+    name = f"{serializer_class.__name__}.autoprefetch_split"
+    for path in declared:
+        draft = find(root, path)
+        if draft is None or path not in splittable(root):
+            candidates = ", ".join(splittable(root)) or "none"
+            raise PlanError(
+                f"{name} names {path!r}, which is not a single-valued relation the plan "
+                f"joins below a to-many one; such relations of this plan: {candidates}."
+            )
+        if _unique_link(draft):
+            raise PlanError(
+                f"{name} names {path!r}, a one-to-one or unique relation: each row has its "
+                "own target, so a query of its own never pays; remove it."
+            )
+    return frozenset(declared)
+
+
+def _unique_link(draft: Draft) -> bool:
+    parent = draft.parent
+    if parent is None or parent.model is None:
+        return False
+    field: Any = relation_field(parent.model, draft.lookup)
+    return field is None or bool(field.one_to_one or getattr(field, "unique", False))
 
 
 def pruning_of(serializer_class: type) -> Pruning:

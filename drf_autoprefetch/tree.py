@@ -58,6 +58,9 @@ class Relation:
     user_queryset: bool = False
     #: Loaded by its plain lookup: its manager takes no custom queryset (django-taggit's).
     plain: bool = False
+    #: A to-one relation below a to-many one, loaded by a query of its own on request
+    #: (``autoprefetch_split``) instead of joined into the prefetch.
+    split: bool = False
     #: Where the relation was inferred from (code read by the planner), if it was.
     origin: str | None = field(default=None, compare=False)
     #: Why ``only`` is what it is (``prefetch_plans --explain``).
@@ -91,6 +94,8 @@ class Relation:
             text += " [queryset from hints]"
         if self.plain:
             text += " [plain lookup]"
+        if self.split:
+            text += " [split]"
         if self.origin:
             text += f" [{self.origin}]"
         if self.only is not None:
@@ -109,6 +114,7 @@ class Relation:
             "annotations": [name for name, _ in self.annotations],
             "queryset_from_hints": self.user_queryset,
             "plain": self.plain,
+            "split": self.split,
             "inferred_from": self.origin,
             "relations": [child.as_dict() for child in self.children],
         }

@@ -480,6 +480,7 @@ def test_str_and_as_dict_describe_the_same_tree():
                 "annotations": [],
                 "queryset_from_hints": True,
                 "plain": False,
+                "split": False,
                 "inferred_from": None,
                 "relations": [],
             }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import warnings
 
+import django
 import pytest
 from django.db import connection
 from django.db.models import Avg, Count, Max, Min, Prefetch, Q, Sum
@@ -488,6 +489,26 @@ def parcels(db):
         # Every other parcel names a warehouse that does not exist.
         warehouse_id = kept.pk if index % 2 else kept.pk + 1000
         Parcel.objects.create(label=f"parcel {index}", warehouse_id=warehouse_id)
+
+
+def test_a_query_of_its_own_for_many_distinct_targets_stays_under_the_backends_limits(db):
+    """Django 5.2 filters a forward relation's prefetch with a tuple ``IN``, which SQLite
+    gets as a chain of ``OR``; past about a thousand keys SQLite refused it ("Expression
+    tree is too large"), where rendering row by row worked."""
+    warehouses = Warehouse.objects.bulk_create(
+        Warehouse(name=f"Warehouse {index:04d}") for index in range(1200)
+    )
+    Parcel.objects.bulk_create(
+        Parcel(label=f"parcel {index:04d}", warehouse_id=warehouse.pk)
+        for index, warehouse in enumerate(warehouses)
+    )
+
+    data, count = optimized(ParcelSerializer, Parcel.objects.all())
+
+    assert data == render(ParcelSerializer, Parcel.objects.all())
+    assert count == plan_for(ParcelSerializer).query_count + (
+        2 if django.VERSION >= (5, 2) and connection.vendor == "sqlite" else 0
+    )
 
 
 def test_unconstrained_key_to_a_missing_row_keeps_every_root_row(parcels):

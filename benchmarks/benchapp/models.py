@@ -174,3 +174,39 @@ class Reading(models.Model):
 
     def __str__(self) -> str:
         return str(self.sensor)
+
+
+class Product(models.Model):
+    """The fan-in sweep's target: many basket lines share few products."""
+
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Basket(models.Model):
+    """The fan-in sweep's root: ten lines each."""
+
+    label = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Line(models.Model):
+    basket = models.ForeignKey(Basket, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    quantity = models.IntegerField()
+
+    class Meta:
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.product_id}"
