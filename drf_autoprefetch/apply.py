@@ -355,16 +355,45 @@ def _plain_lookups(through: str, relation: Relation) -> list[Lookup]:
 def _build(spec: _Spec, inner: Sequence[Prefetch[Any]] = ()) -> list[Lookup]:
     """The lookups loading ``spec``: one ``Prefetch``, or plain strings.
 
-    Built once and shared by later requests, as a ``Prefetch`` declared on a view class
-    is, where every queryset below comes from a manager Django's own ``get_queryset()``
-    serves (one that filters per request is asked again each time).
+    Built once and kept for later requests (each gets a copy, see :func:`_fresh`), where
+    every queryset below comes from a manager Django's own ``get_queryset()`` serves (one
+    that filters per request is asked again each time).
     """
     if inner or not _reusable(spec.relation):
         return _build_now(spec, inner)
     built = spec.relation.memo.get(spec.through)
     if built is None:
         built = spec.relation.memo[spec.through] = tuple(_build_now(spec))
-    return list(built)
+    return [_fresh(lookup) for lookup in built]
+
+
+def _fresh(lookup: Lookup) -> Lookup:
+    """A copy of a kept ``Prefetch`` for one request: its querysets (and those of the
+    prefetches inside them) are shallow copies with hints of their own, since Django
+    records the instance a prefetch serves in its queryset's hints (which decide the
+    database the rows are read from). Nothing is cloned: no query is copied."""
+    if isinstance(lookup, str):
+        return lookup
+    copy: Any = object.__new__(type(lookup))
+    copy.__dict__.update(lookup.__dict__)
+    if lookup.queryset is not None:
+        copy.queryset = _fresh_queryset(lookup.queryset)
+    querysets = getattr(lookup, "querysets", None)  # GenericPrefetch
+    if querysets is not None:
+        copy.querysets = [_fresh_queryset(queryset) for queryset in querysets]
+    fresh: Lookup = copy
+    return fresh
+
+
+def _fresh_queryset(queryset: QuerySet[Any]) -> QuerySet[Any]:
+    copy: Any = object.__new__(type(queryset))
+    copy.__dict__.update(queryset.__dict__)
+    copy._hints = dict(queryset._hints)  # type: ignore[attr-defined]
+    inner: Sequence[Lookup] = queryset._prefetch_related_lookups  # type: ignore[attr-defined]
+    if inner:
+        copy._prefetch_related_lookups = tuple(_fresh(lookup) for lookup in inner)
+    fresh: QuerySet[Any] = copy
+    return fresh
 
 
 def _reusable(relation: Relation) -> bool:
@@ -583,8 +612,7 @@ def apply_plan(
     plan: PlanLike,
     *,
     onto_rows: bool = True,
-    prune: bool = True,
-    keep: Iterable[str] = (),
+    prune: bool = False,
 ) -> Any:
     """``queryset`` with ``plan`` merged into what it already has.
 
@@ -597,9 +625,9 @@ def apply_plan(
     ``get_object()``): the copy it filters gets the plan, and no held row is loaded for
     nothing.
 
-    ``prune=False`` loads every column of the root rows whatever ``plan.only`` says (the
-    rows of a request that saves them: Django saves only the loaded columns); ``keep``
-    names root columns to load beyond ``plan.only`` (what a paginator reads).
+    ``prune=True`` loads only the root columns ``plan.only`` names (prefetched rows are
+    pruned either way). Only for rows that are rendered and never saved: Django saves
+    only the loaded columns of a row, so an ``auto_now`` column would not be saved.
     """
     if isinstance(queryset, Manager):
         queryset = queryset.all()
@@ -619,38 +647,21 @@ def apply_plan(
         return _combined(queryset, plan)
     _check_own_prefetches(queryset)
     if prune:
-        queryset = _prune_root(queryset, plan.only, keep)
+        queryset = _prune_root(queryset, plan.only)
     return _apply(queryset, plan.relations, plan.annotation_items, plan.columns)
 
 
-def _prune_root(
-    queryset: QuerySet[Any], only: tuple[str, ...] | None, keep: Iterable[str]
-) -> QuerySet[Any]:
-    """``queryset`` loading the columns ``only`` names, and the keys of the relations it
-    joins or prefetches itself; as it is if it chose its columns itself (``only()``,
-    ``defer()``) or joins every foreign key (``select_related()``)."""
+def _prune_root(queryset: QuerySet[Any], only: tuple[str, ...] | None) -> QuerySet[Any]:
+    """``queryset`` loading the columns ``only`` names; as it is if it chose its columns
+    itself (``only()``, ``defer()``), or joins or prefetches anything of its own (its
+    keys, whatever they are, stay loaded)."""
     query = queryset.query
-    if only is None or query.deferred_loading[0] or query.select_related is True:
+    if only is None or query.deferred_loading[0] or query.select_related:
         return queryset
-    pruned: QuerySet[Any] = queryset.only(*only, *keep, *_own_keys(queryset))
+    if queryset._prefetch_related_lookups:  # type: ignore[attr-defined]
+        return queryset
+    pruned: QuerySet[Any] = queryset.only(*only)
     return pruned
-
-
-def _own_keys(queryset: QuerySet[Any]) -> list[str]:
-    """The foreign keys a queryset joins or prefetches through on its own."""
-    model = queryset.model
-    selected = queryset.query.select_related
-    names = list(selected) if isinstance(selected, dict) else []
-    lookups: Sequence[Lookup] = queryset._prefetch_related_lookups  # type: ignore[attr-defined]
-    for lookup in lookups:
-        through = lookup if isinstance(lookup, str) else lookup.prefetch_through
-        names.append(through.split("__", 1)[0])
-    keys = []
-    for name in names:
-        field: Any = _field(model, name)
-        if field is not None and field.concrete and field.is_relation:
-            keys.append(field.name)
-    return keys
 
 
 def _check_own_prefetches(queryset: QuerySet[Any]) -> None:

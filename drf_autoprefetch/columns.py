@@ -112,8 +112,11 @@ def ordering_columns(model: type[Model]) -> set[str]:
 
 def to_load(model: type[Model], reads: Iterable[str], keys: Iterable[str]) -> tuple[str, ...]:
     """The columns of ``model`` to load: what is read, the keys, the ordering, the primary
-    key; sorted in the model's field order."""
-    wanted = {model._meta.pk.name, *keys, *ordering_columns(model)}
+    key and every foreign key; sorted in the model's field order."""
+    # Keys are narrow and code outside the serializer reads them (permission checks on an
+    # owner, a polymorphic model's content type, a parent link): always loaded.
+    keys_of_row = {field.name for field in model._meta.concrete_fields if field.is_relation}
+    wanted = {model._meta.pk.name, *keys, *ordering_columns(model), *keys_of_row}
     for read in reads:
         name = _name(model, read)
         if name is not None:

@@ -11,6 +11,7 @@ from django.apps import apps
 from django.db.models import Manager, QuerySet
 
 from drf_autoprefetch import observe, strict
+from drf_autoprefetch.apply import apply_plan
 from drf_autoprefetch.conf import settings
 from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.planner import plan_for, plan_for_queryset, quietly
@@ -36,12 +37,13 @@ def _optimizable(instance: object) -> bool:
     return isinstance(instance, QuerySet) and instance._result_cache is None
 
 
-def _optimize(klass: type, queryset: Any, kwargs: dict[str, Any]) -> QuerySet[Any]:
+def _optimize(klass: type, queryset: Any, kwargs: dict[str, Any], renders: bool) -> QuerySet[Any]:
     if isinstance(queryset, Manager):
         queryset = queryset.all()
     plan = plan_for_queryset(klass, queryset, context=kwargs.get("context"), kwargs=kwargs)
     observe.applied("@auto_prefetch", klass, plan)
-    optimized = plan.apply(queryset)
+    # Rows given input data may be saved: Django saves only the loaded columns.
+    optimized: QuerySet[Any] = apply_plan(queryset, plan, prune=renders)
     if settings.STRICT:
         optimized = strict.fetch_strictly(optimized)
     return optimized
@@ -77,11 +79,12 @@ def auto_prefetch(serializer_class: Any = None, /, *, validate: bool = True) -> 
 
         def many_init(klass: type, *args: Any, **kwargs: Any) -> Any:
             optimized = False
+            renders = _renders_only(args, kwargs)
             if args and _optimizable(args[0]):
-                args = (_optimize(klass, args[0], kwargs), *args[1:])
+                args = (_optimize(klass, args[0], kwargs, renders), *args[1:])
                 optimized = True
             elif _optimizable(kwargs.get("instance")):
-                kwargs["instance"] = _optimize(klass, kwargs["instance"], kwargs)
+                kwargs["instance"] = _optimize(klass, kwargs["instance"], kwargs, renders)
                 optimized = True
             serializer = original_function(klass, *args, **kwargs)
             if optimized and _renders_only(args, kwargs) and (settings.STRICT or observe.active()):

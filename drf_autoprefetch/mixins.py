@@ -16,6 +16,7 @@ from rest_framework.mixins import (
     RetrieveModelMixin,
     UpdateModelMixin,
 )
+from rest_framework.pagination import LimitOffsetPagination, PageNumberPagination
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.serializers import BaseSerializer, Serializer
 
@@ -56,6 +57,14 @@ def applies_plan(get_queryset: object) -> bool:
     mixin's own, or an override that ``AutoPrefetchMixin.__init_subclass__`` wrapped.
     """
     return bool(getattr(get_queryset, _PLANNED, False))
+
+
+def _plain_paginator(paginator: Any) -> bool:
+    """A paginator of DRF's that reads no column of the rows it pages."""
+    for base in (PageNumberPagination, LimitOffsetPagination):
+        if isinstance(paginator, base):
+            return type(paginator).paginate_queryset is base.paginate_queryset
+    return False
 
 
 def _keep_out_of_descriptions(cls: type) -> None:
@@ -192,7 +201,7 @@ class AutoPrefetchMixin:
         view: Any = self
         if not _overrides_get_serializer(type(view)):
             return {}
-        stand_in = _stand_in(vars(self).get(_SERIALIZER) or view.get_serializer_class())
+        stand_in = _StandIn(vars(self).get(_SERIALIZER) or view.get_serializer_class())
         vars(view)["get_serializer_class"] = lambda: stand_in
         try:
             view.get_serializer()
@@ -218,7 +227,6 @@ class AutoPrefetchMixin:
                 plan,
                 onto_rows=not one_row,
                 prune=not one_row and self.get_autoprefetch_prune_columns(),
-                keep=self._paginator_columns(),
             )
         except PlanError as exc:  # the queryset does not fit the plan: say whose
             serializer = view.get_serializer_class().__name__
@@ -287,24 +295,25 @@ class AutoPrefetchMixin:
         return method == "DELETE" and destroy is DestroyModelMixin.destroy
 
     def get_autoprefetch_prune_columns(self) -> bool:
-        """Whether the root query of a list may load only the columns the plan names: not
-        when ``autoprefetch_prune_columns = False``, nor on a request that may save the
-        rows (Django saves only the loaded columns of a row, so ``auto_now`` would not
-        be). A detail action always loads its one row whole (permission checks read it).
+        """Whether the root query of a list may load only the columns the plan names.
+
+        Only where nothing but the serializer reads the rows: a safe request (Django saves
+        only the loaded columns of a row, so ``auto_now`` would not be), DRF's own
+        ``list()`` and a page-number or limit-offset paginator of DRF's (a cursor
+        paginator reads its ordering from the rows), and not with
+        ``autoprefetch_prune_columns = False``. A detail action always loads its one row
+        whole (permission checks read it).
         """
         if not self.autoprefetch_prune_columns:
             return False
-        request = getattr(self, "request", None)
-        return getattr(request, "method", "GET") in SAFE_METHODS
-
-    def _paginator_columns(self) -> tuple[str, ...]:
-        """Columns a cursor paginator reads from the rows (its ordering)."""
-        paginator = getattr(self, "paginator", None)
-        ordering = getattr(paginator, "ordering", None) if paginator is not None else None
-        if isinstance(ordering, str):
-            ordering = (ordering,)
-        names = (name.lstrip("-+") for name in ordering or () if isinstance(name, str))
-        return tuple(name for name in names if "__" not in name)
+        view: Any = self
+        request = getattr(view, "request", None)
+        if getattr(request, "method", "GET") not in SAFE_METHODS:
+            return False
+        if getattr(type(view), "list", ListModelMixin.list) is not ListModelMixin.list:
+            return False
+        paginator = getattr(view, "paginator", None)
+        return paginator is None or _plain_paginator(paginator)
 
     def get_autoprefetch_strict(self) -> bool:
         """Whether this view serializes in strict mode: the attribute, else the setting."""
@@ -378,26 +387,20 @@ class _Captured(Exception):
         self.kwargs = kwargs
 
 
-_stand_ins: weakref.WeakKeyDictionary[type, type] = weakref.WeakKeyDictionary()
+class _StandIn:
+    """What ``get_serializer_class()`` returns while the mixin reads the arguments of an
+    overridden ``get_serializer()``: calling it stops ``get_serializer()`` with them;
+    any attribute (``Meta``) is the real class's. Not a class, so building it runs no
+    ``__init_subclass__`` and leaves nothing behind."""
 
+    def __init__(self, serializer_class: type) -> None:
+        self._serializer_class = serializer_class
 
-def _stand_in(serializer_class: type) -> type:
-    """A subclass of ``serializer_class`` whose construction stops ``get_serializer()``
-    with the arguments it was given; what the view reads of the class (its ``Meta``)
-    is the real one's."""
-    found = _stand_ins.get(serializer_class)
-    if found is None:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise _Captured(kwargs)
 
-        def capture(cls: type, *args: Any, **kwargs: Any) -> Any:
-            raise _Captured(kwargs)
-
-        found = type(serializer_class)(
-            serializer_class.__name__,
-            (serializer_class,),
-            {"__new__": capture, "__module__": serializer_class.__module__},
-        )
-        _stand_ins[serializer_class] = found
-    return found
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._serializer_class, name)
 
 
 def _render_reloaded(serializer: BaseSerializer[Any], reload: Callable[[Model], Model]) -> None:

@@ -35,6 +35,7 @@ from rest_framework.relations import (
 from rest_framework.serializers import BaseSerializer
 
 from drf_autoprefetch import conf
+from drf_autoprefetch.closed import builds_from_arguments
 from drf_autoprefetch.columns import Pruning, relation_field
 from drf_autoprefetch.drafts import Draft, Freezing, Walk, Warnings, find, freeze_all, splittable
 from drf_autoprefetch.exceptions import PlanError
@@ -50,6 +51,7 @@ from drf_autoprefetch.modelinfo import (
 )
 from drf_autoprefetch.plan import Missing, Plan
 from drf_autoprefetch.selection import (
+    DYNAMIC_MEMBERS,
     SELECTION_METHOD,
     ContextReads,
     Selection,
@@ -75,7 +77,7 @@ logger = logging.getLogger(__name__)
 MAX_SELF_NESTING = 3
 
 #: Methods whose override makes a serializer's fields depend on its context.
-_DYNAMIC_MEMBERS = ("__init__", "fields", "get_fields", "get_field_names")
+_DYNAMIC_MEMBERS = DYNAMIC_MEMBERS
 
 
 # ------------------------------------------------------------------- fields
@@ -401,11 +403,12 @@ class _Planner:
             owner = f"{target.model.__name__}.__str__"
             if declared is not None:
                 apply_hints(declared, target, walk, owner)
-            elif str(getattr(text, "__module__", "")).startswith("django."):
+            elif text is Model.__str__:
                 target.reads.add("pk")  # Django's own __str__ shows the primary key
             else:
-                target.whole_row = True
-                self.inferred(text, 0, target, walk, owner)
+                target.whole_row = True  # e.g. AbstractUser's: the username
+                if not str(getattr(text, "__module__", "")).startswith("django."):
+                    self.inferred(text, 0, target, walk, owner)
         else:
             _read_by_related_field(field, target)
         self.custom_code(field, target, walk)
@@ -853,7 +856,9 @@ def _selected_plan(
 ) -> Plan:
     """The plan of the fields ``serializer_class.autoprefetch_selection()`` names:
     planned from a field tree built once per ``build``, once per selection."""
-    selection = _selection(serializer_class, selector, context, kwargs)
+    requested = _selection(serializer_class, selector, context, kwargs)
+    tree, shared = _tree(serializer_class, requested, context)
+    selection = requested.within(tree.fields)  # names it does not have: one entry
     key = (serializer_class, selection)
     plan = _dynamic.get(key)
     if plan is not None:
@@ -863,10 +868,10 @@ def _selected_plan(
         plan = _dynamic.get(key)
         if plan is not None:
             return plan
-        tree = _tree(serializer_class, selection, context)
         plan, _ = _build_checked(tree, selection)
         build_count += 1
-        _remember(_dynamic, key, plan)
+        if shared:  # a tree built from this request's context serves this request only
+            _remember(_dynamic, key, plan)
     return plan
 
 
@@ -894,7 +899,9 @@ def _selection(
     )
 
 
-def _tree(serializer_class: type, selection: Selection, context: Mapping[str, Any] | None) -> Any:
+def _tree(
+    serializer_class: type, selection: Selection, context: Mapping[str, Any] | None
+) -> tuple[Any, bool]:
     """The serializer instance whose fields ``selection`` chooses from, built once per
     ``selection.build``, with an empty context (so that it holds every field, whatever
     one request asks for), or this request's context if it cannot be built without."""
@@ -902,7 +909,7 @@ def _tree(serializer_class: type, selection: Selection, context: Mapping[str, An
     key = (serializer_class, selection.build)
     tree = _trees.get(key)
     if tree is not None:
-        return tree
+        return tree, True
     factory: Any = serializer_class
     try:
         with warnings.catch_warnings():  # e.g. "Context does not have access to request"
@@ -910,9 +917,9 @@ def _tree(serializer_class: type, selection: Selection, context: Mapping[str, An
             tree = factory(context={}, **selection.build_kwargs)
             tree.fields  # noqa: B018 - built now, where a missing request shows
     except Exception:  # its fields need the request: a tree for this request only
-        return factory(context=dict(context or {}), **selection.build_kwargs)
+        return factory(context=dict(context or {}), **selection.build_kwargs), False
     _remember(_trees, key, tree)
-    return tree
+    return tree, True
 
 
 # ---------------------------------------------------- serializers built per request
@@ -997,6 +1004,10 @@ def _learn_variance(
     """Record what ``serializer_class``'s fields were seen to vary with; its cache key."""
     known = _variance.get(serializer_class, frozenset())
     keys = None if reads.whole or known is None else frozenset(reads.read) | known
+    if keys is not None and not builds_from_arguments(
+        serializer_class, _DYNAMIC_MEMBERS, ("rest_framework",)
+    ):
+        keys = None  # its code reads more than its arguments: built for each request
     _variance[serializer_class] = keys
     return _variant_key(serializer_class, reads, kwargs) or ("fields", _signature(serializer))
 

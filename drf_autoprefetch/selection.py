@@ -29,6 +29,7 @@ __all__ = [
     "build_kwargs",
     "freeze",
     "selector_of",
+    "top_level",
 ]
 
 #: The classmethod a serializer defines to say which fields a request renders.
@@ -45,25 +46,49 @@ KNOWN_SELECTIONS = {
 _selectors: weakref.WeakKeyDictionary[type, Callable[..., Any] | None] = weakref.WeakKeyDictionary()
 
 
+#: Methods whose override makes a serializer's fields depend on how it is built.
+DYNAMIC_MEMBERS = ("__init__", "fields", "get_fields", "get_field_names")
+
+
 def selector_of(serializer_class: type) -> Callable[..., Any] | None:
     """The selection method of ``serializer_class``: its own ``autoprefetch_selection``,
     else the built-in one of a package it is built on (drf-flex-fields,
-    drf-dynamic-fields), else ``None``."""
+    drf-dynamic-fields) if no code of its own also builds its fields, else ``None``."""
     own = getattr(serializer_class, SELECTION_METHOD, None)
     if own is not None:
         return cast("Callable[..., Any]", own)
     try:
-        return _selectors[serializer_class]
+        known = _selectors[serializer_class]
     except KeyError:
-        pass
+        known = _selectors[serializer_class] = _known_selection(serializer_class)
+    return None if known is None else functools.partial(known, serializer_class)
+
+
+def _known_selection(serializer_class: type) -> Callable[..., Any] | None:
+    """The built-in selection of the package ``serializer_class`` is built on, unless a
+    class of its own (not DRF's, not the package's) builds fields too: the package's
+    options would then not say which fields it renders."""
     found = None
     for klass in serializer_class.__mro__:
         module = KNOWN_SELECTIONS.get(f"{klass.__module__}.{klass.__qualname__}")
         if module is not None:
-            found = functools.partial(importlib.import_module(module).selection, serializer_class)
+            found = importlib.import_module(module).selection
+            package = klass.__module__.split(".", 1)[0]
             break
-    _selectors[serializer_class] = found
-    return found
+    if found is None:
+        return None
+    for klass in serializer_class.__mro__:
+        root = klass.__module__.split(".", 1)[0]
+        if klass is object or root in ("rest_framework", package):
+            continue
+        if any(name in vars(klass) for name in DYNAMIC_MEMBERS):
+            return None
+    return cast("Callable[..., Any]", found)
+
+
+def top_level(paths: Iterable[str]) -> list[str]:
+    """The root field names of dotted paths (``"author.name"`` -> ``"author"``)."""
+    return list(dict.fromkeys(path.split(".", 1)[0] for path in paths))
 
 
 #: Keyword arguments that say how a serializer is used, not which fields it has.
@@ -144,6 +169,17 @@ class Selection:
     def everything(self) -> bool:
         """Whether it admits every field (nothing chosen, nothing omitted)."""
         return self.fields is None and not self.omit
+
+    def within(self, names: Iterable[str]) -> Selection:
+        """This selection with the paths whose root field is not in ``names`` dropped, so
+        that selections naming nothing more share a cache entry."""
+        known = set(names)
+
+        def kept(paths: Iterable[str]) -> list[str]:
+            return [path for path in paths if path.split(".", 1)[0] in known]
+
+        fields = None if self.fields is None else kept(self.fields)
+        return Selection(fields=fields, omit=kept(self.omit), build=dict(self.build))
 
     def admits(self, path: str) -> bool:
         """Whether the field at dotted ``path`` is rendered."""

@@ -330,24 +330,22 @@ def test_checks_accept_a_name_the_views_queryset_annotates():
     assert error.id == "drf_autoprefetch.E001"
 
 
-def test_prefetches_over_plain_managers_are_built_once_and_shared(make_world):
-    """As a ``Prefetch`` on a view class is: the next request reuses it, and reads the
-    rows of its own time."""
+def test_prefetches_over_plain_managers_are_built_once_and_copied_per_use(make_world):
+    """Built once per plan (their query is shared, never cloned again) and handed out as
+    copies: Django records the instance a prefetch serves in its queryset's hints, which
+    pick the database, so one request's rows never route another's."""
     make_world(2)
-    plan = plan_for(shapes.BookWithAuthorsSerializer)
     first = optimize(Book.objects.all(), shapes.BookWithAuthorsSerializer)
     expected = json.dumps(shapes.BookWithAuthorsSerializer(first, many=True).data)
     Person.objects.update(name="Renamed")
     again = optimize(Book.objects.all(), shapes.BookWithAuthorsSerializer)
 
-    assert again._prefetch_related_lookups == first._prefetch_related_lookups
-    assert all(
-        mine is theirs
-        for mine, theirs in zip(
-            again._prefetch_related_lookups, first._prefetch_related_lookups, strict=True
-        )
-    )
-    assert plan.prefetches[0] is first._prefetch_related_lookups[0]
+    (mine,), (theirs,) = again._prefetch_related_lookups, first._prefetch_related_lookups
+    assert mine is not theirs
+    assert mine.queryset.query is theirs.queryset.query  # built once
+    assert mine.queryset._hints is not theirs.queryset._hints
+    assert "instance" in theirs.queryset._hints  # Django's mark of the first use
+    assert mine.queryset._hints == {}
     rendered = json.dumps(shapes.BookWithAuthorsSerializer(again, many=True).data)
     assert rendered != expected
     assert "Renamed" in rendered

@@ -4,6 +4,7 @@ pays; never a different answer, never a column a reader needs."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -15,7 +16,15 @@ from rest_framework import serializers, viewsets
 from rest_framework.pagination import CursorPagination
 from rest_framework.test import APIRequestFactory
 
-from drf_autoprefetch import AutoPrefetchMixin, PlanError, UnplannedQueryError, hints, plan_for
+from drf_autoprefetch import (
+    AutoPrefetchMixin,
+    PlanError,
+    UnplannedQueryError,
+    hints,
+    optimize,
+    plan_for,
+)
+from drf_autoprefetch.apply import apply_plan
 from drf_autoprefetch.planner import clear_cache
 from tests.testapp.models import Manual, Shelf
 
@@ -48,6 +57,11 @@ def manuals(db):
                 )
             )
     return made
+
+
+def pruned(plan, queryset):
+    """``queryset`` with ``plan`` applied, its root columns pruned as a list view's are."""
+    return apply_plan(queryset, plan, prune=True)
 
 
 def column(name: str) -> str:
@@ -145,7 +159,7 @@ def test_a_root_reading_narrow_columns_leaves_out_the_costly_ones(manuals):
 
     assert plan.only == ("id", "shelf", "title")
     assert str(plan) == "testapp.Manual\n  only id, shelf, title"
-    data, queries = rendered(ManualBriefSerializer, plan.apply(Manual.objects.all()))
+    data, queries = rendered(ManualBriefSerializer, pruned(plan, Manual.objects.all()))
     assert data == dumped(ManualBriefSerializer(list(Manual.objects.all()), many=True).data)
     assert len(queries) == 1
     assert column("body") not in queries[0]
@@ -174,8 +188,8 @@ def test_the_setting_turns_it_off():
 def test_code_that_reads_the_row_stops_pruning_unless_hints_name_its_columns(manuals):
     assert plan_for(ManualMethodSerializer).only is None
     hinted = plan_for(ManualHintedSerializer)
-    assert hinted.only == ("id", "title", "body")
-    data, queries = rendered(ManualHintedSerializer, hinted.apply(Manual.objects.all()))
+    assert hinted.only == ("id", "shelf", "title", "body")  # foreign keys always load
+    data, queries = rendered(ManualHintedSerializer, pruned(hinted, Manual.objects.all()))
     assert data == dumped(ManualHintedSerializer(list(Manual.objects.all()), many=True).data)
     assert len(queries) == 1
 
@@ -196,7 +210,7 @@ def test_a_slug_field_reads_one_column_of_the_related_row(manuals):
 
     assert plan.only == ("id", "shelf", "title")
     assert plan.select_related == ("shelf",)
-    data, queries = rendered(ManualWithShelfSerializer, plan.apply(Manual.objects.all()))
+    data, queries = rendered(ManualWithShelfSerializer, pruned(plan, Manual.objects.all()))
     assert data == dumped(ManualWithShelfSerializer(list(Manual.objects.all()), many=True).data)
     assert len(queries) == 1
 
@@ -210,6 +224,7 @@ def test_a_dynamic_selection_prunes_further(manuals):
 
     assert plan_for(Selecting, kwargs={"fields": ["id", "pages"]}).only == (
         "id",
+        "shelf",  # foreign keys always load
         "title",  # Meta.ordering
         "pages",
     )
@@ -221,14 +236,39 @@ def test_a_dynamic_selection_prunes_further(manuals):
 def test_the_users_own_only_and_joins_are_kept(manuals):
     plan = plan_for(ManualBriefSerializer)
 
-    own_only = plan.apply(Manual.objects.only("id", "title", "shelf", "body"))
+    own_only = pruned(plan, Manual.objects.only("id", "title", "shelf", "body"))
     assert own_only.query.deferred_loading == ({"id", "title", "shelf", "body"}, False)
-    joined = plan.apply(Manual.objects.select_related("shelf"))
-    data, queries = rendered(ManualBriefSerializer, joined)
-    assert len(queries) == 1
-    assert data == dumped(ManualBriefSerializer(list(Manual.objects.all()), many=True).data)
-    prefetching = plan.apply(Manual.objects.prefetch_related("shelf"))
-    assert "shelf" in prefetching.query.deferred_loading[0]
+    expected = dumped(ManualBriefSerializer(list(Manual.objects.all()), many=True).data)
+    for own in (
+        Manual.objects.select_related("shelf"),
+        Manual.objects.prefetch_related("shelf"),
+    ):
+        queryset = pruned(plan, own)
+        assert queryset.query.deferred_loading == (frozenset(), True)  # loaded whole
+        data, _ = rendered(ManualBriefSerializer, queryset)
+        assert data == expected
+
+
+def test_a_reverse_one_to_one_the_queryset_joins_keeps_the_root_whole(world):
+    from tests.testapp import serializers as shapes
+    from tests.testapp.models import Person
+
+    plan = plan_for(shapes.PersonWithAddressSerializer)
+    queryset = pruned(
+        replace(plan, only=("id", "name", "address")), Person.objects.select_related("passport")
+    )
+
+    assert len(list(queryset)) == Person.objects.count()
+
+
+def test_optimize_and_plan_apply_load_the_root_whole(manuals):
+    plan = plan_for(ManualBriefSerializer)
+
+    for queryset in (
+        plan.apply(Manual.objects.all()),
+        optimize(Manual.objects.all(), ManualBriefSerializer),
+    ):
+        assert queryset.query.deferred_loading == (frozenset(), True)
 
 
 def test_a_users_prefetch_of_the_relation_keeps_its_queryset(manuals):
@@ -259,7 +299,7 @@ def test_strict_mode_catches_a_column_a_wrong_hint_left_out(manuals):
 def test_a_wrong_hint_costs_queries_never_an_answer(manuals):
     plan = plan_for(ManualWrongHintSerializer)
 
-    data, queries = rendered(ManualWrongHintSerializer, plan.apply(Manual.objects.all()))
+    data, queries = rendered(ManualWrongHintSerializer, pruned(plan, Manual.objects.all()))
 
     expected = ManualWrongHintSerializer(list(Manual.objects.all()), many=True).data
     assert data == dumped(expected)
@@ -347,3 +387,48 @@ def test_a_bad_switch_value_is_a_plan_error():
         "Bad.autoprefetch_prune_columns is 'yes'; use 'auto', True or False (or None for "
         "the setting)."
     )
+
+
+# --------------------------------------------------------------- writes, views
+
+
+def test_a_decorated_serializer_given_data_loads_rows_whole(manuals):
+    """Rows a serializer may save keep every column: ``auto_now`` is saved."""
+    from drf_autoprefetch import auto_prefetch
+
+    @auto_prefetch(validate=False)
+    class Titles(ManualBriefSerializer):
+        pass
+
+    rendering = Titles(Manual.objects.all(), many=True)
+    writing = Titles(Manual.objects.all(), data=[], many=True)
+
+    assert rendering.instance.query.deferred_loading[0]  # pruned: rendered only
+    assert writing.instance.query.deferred_loading == (frozenset(), True)
+    from drf_autoprefetch import decorators
+
+    decorators._registry.remove(Titles)
+
+
+def test_a_view_with_its_own_list_or_a_cursor_paginator_loads_rows_whole(manuals):
+    class OwnList(ManualViewSet):
+        def list(self, request, *args, **kwargs):
+            return super().list(request, *args, **kwargs)
+
+    _, sql = root_query(OwnList, "get", "/manuals/", {"get": "list"})
+
+    assert column("body") in sql
+
+
+def test_a_string_related_field_reads_what_djangos_own_str_methods_read():
+    from django.contrib.auth.models import Group
+
+    class GroupUsers(serializers.ModelSerializer):
+        user_set = serializers.StringRelatedField(many=True)
+
+        class Meta:
+            model = Group
+            fields = ["id", "user_set"]
+
+    (users,) = plan_for(GroupUsers).relations
+    assert users.only is None  # AbstractUser.__str__ reads the username

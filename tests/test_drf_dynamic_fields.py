@@ -71,3 +71,38 @@ def test_each_request_gets_its_own_plan(make_world, queries, expected):
         counts.append(len(captured))
 
     assert counts == expected
+
+
+class StaffExtrasSerializer(DynamicFieldsMixin, serializers.ModelSerializer):
+    """Its own get_fields reads the request too: the mixin's options do not say all it
+    renders, so it is planned from an instance built for each request."""
+
+    class Meta:
+        model = Book
+        fields = ["id", "title"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request is not None and request.query_params.get("full"):
+            fields["authors"] = PersonSerializer(many=True)
+        return fields
+
+
+class StaffExtrasViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = Book.objects.all()
+    serializer_class = StaffExtrasSerializer
+
+
+def test_own_field_code_beside_the_mixin_is_planned_per_request(make_world):
+    make_world(3)
+    plain = type("Plain", (StaffExtrasViewSet,), {"autoprefetch": False})
+    counts = []
+    for query in ("", "full=1", ""):
+        expected = json.dumps(listed(plain, query).data, sort_keys=True)
+        with CaptureQueriesContext(connection) as captured:
+            response = listed(StaffExtrasViewSet, query)
+        assert json.dumps(response.data, sort_keys=True) == expected
+        counts.append(len(captured))
+
+    assert counts == [1, 2, 1]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
+from contextvars import ContextVar
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
@@ -647,3 +648,90 @@ def test_a_get_serializer_failing_outside_its_action_gives_no_kwargs():
 
     assert view.get_autoprefetch_kwargs() == {}
     assert "get_serializer_class" not in vars(view)
+
+
+# ------------------------------------------- fields from more than the arguments
+
+_current_staff: ContextVar[bool] = ContextVar("test_current_staff", default=False)
+
+
+class ContextVarFieldsSerializer(serializers.ModelSerializer):
+    """Fields from a context variable (a middleware's current user): no argument holds
+    them, so the serializer is built for each request."""
+
+    editor = PersonSerializer(allow_null=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "editor"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if not _current_staff.get():
+            fields.pop("editor")
+        return fields
+
+
+def test_fields_from_a_context_variable_are_planned_per_request():
+    plans = []
+    for staff in (False, True, False):
+        token = _current_staff.set(staff)
+        try:
+            plans.append(plan_for(ContextVarFieldsSerializer).select_related)
+        finally:
+            _current_staff.reset(token)
+
+    assert plans == [(), ("editor",), ()]
+
+
+def test_code_reading_only_its_arguments_is_keyed_by_them():
+    from drf_autoprefetch.closed import builds_from_arguments
+
+    members = ("__init__", "get_fields", "get_field_names", "fields")
+    assert builds_from_arguments(DynamicFieldsModelSerializer, members, ("rest_framework",))
+    assert builds_from_arguments(NBBookSerializer, members, ("rest_framework",))
+    assert not builds_from_arguments(ContextVarFieldsSerializer, members, ("rest_framework",))
+
+
+def test_selections_naming_no_field_share_one_plan(rf):
+    first = plan_for(FlexBookSerializer, context={"request": Request(rf.get("/?fields=nope"))})
+    again = plan_for(FlexBookSerializer, context={"request": Request(rf.get("/?fields=zzz"))})
+
+    assert again is first
+    assert first.relations == ()
+
+
+class Registered(serializers.ModelSerializer):
+    """A base class keeping a registry of its subclasses, as some projects do."""
+
+    registry: ClassVar[list[type]] = []
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        Registered.registry.append(cls)
+
+
+class RegisteredBookSerializer(Registered, DynamicFieldsModelSerializer):
+    class Meta:
+        model = Book
+        fields = ["id", "title"]
+
+
+class RegisteredViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = Book.objects.all()
+    serializer_class = RegisteredBookSerializer
+
+    def get_serializer(self, *args, **kwargs):
+        kwargs["fields"] = ["id"]
+        return super().get_serializer(*args, **kwargs)
+
+
+def test_reading_get_serializers_arguments_defines_no_class():
+    before = list(Registered.registry)
+    view = RegisteredViewSet()
+    view.request = Request(factory.get("/"))
+    view.format_kwarg = None
+    view.kwargs = {}
+
+    assert view.get_autoprefetch_kwargs()["fields"] == ["id"]
+    assert Registered.registry == before

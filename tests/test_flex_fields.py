@@ -15,7 +15,7 @@ from rest_framework.test import APIRequestFactory
 
 from drf_autoprefetch import AutoPrefetchMixin, plan_for
 from drf_autoprefetch.selection import Selection
-from tests.testapp.models import Book, Category, Person
+from tests.testapp.models import Book, Category, Manual, Person, Shelf
 
 pytestmark = pytest.mark.django_db
 
@@ -195,3 +195,44 @@ def test_permitted_expands_limit_what_is_planned(rf):
     assert plan.select_related == ("category",)
     assert [prefetch.prefetch_to for prefetch in plan.prefetches] == ["authors"]
     assert plan.prefetches[0].queryset.query.deferred_loading == ({"id"}, False)
+
+
+# ------------------------------- dotted paths into a declared nested serializer
+
+
+class ManualSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Manual
+        fields = ["id", "title", "body"]
+
+
+class ShelfWithManualsSerializer(FlexFieldsModelSerializer):
+    manuals = ManualSerializer(many=True, read_only=True)  # declared: flex leaves it whole
+
+    class Meta:
+        model = Shelf
+        fields = ["id", "name", "manuals"]
+
+
+class ShelfViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = Shelf.objects.all()
+    serializer_class = ShelfWithManualsSerializer
+
+
+@pytest.mark.parametrize("query", ["omit=manuals.body", "fields=manuals.title", ""])
+def test_dotted_paths_into_a_declared_serializer_leave_it_whole(query):
+    from datetime import datetime, timezone
+
+    shelf = Shelf.objects.create(name="A", code="a")
+    for index in range(4):
+        Manual.objects.create(
+            shelf=shelf, title=f"m{index}", body="x" * 100, published=datetime.now(timezone.utc)
+        )
+    plain = type("Plain", (ShelfViewSet,), {"autoprefetch": False})
+    expected = json.dumps(listed(plain, query).data, sort_keys=True)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = listed(ShelfViewSet, query)
+
+    assert json.dumps(response.data, sort_keys=True) == expected
+    assert len(captured) == 2  # shelves, manuals (every column the rendering reads)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from drf_autoprefetch.selection import Selection
+from drf_autoprefetch.selection import Selection, top_level
 
 __all__ = ["selection"]
 
@@ -22,7 +22,7 @@ def selection(cls: type, kwargs: Mapping[str, Any], context: Mapping[str, Any]) 
         return Selection()
     fields = params.get("fields")
     omit = params.get("omit")
-    return Selection(
-        fields=None if fields is None else [name for name in fields.split(",") if name],
-        omit=[name for name in (omit or "").split(",") if name],
+    return Selection(  # root names: the mixin filters the root serializer only
+        fields=None if fields is None else top_level(name for name in fields.split(",") if name),
+        omit=[name for name in (omit or "").split(",") if name and "." not in name],
     )

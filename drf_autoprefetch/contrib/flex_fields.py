@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from drf_autoprefetch.selection import Selection
+from drf_autoprefetch.selection import Selection, top_level
 
 __all__ = ["selection"]
 
@@ -41,8 +41,10 @@ def selection(cls: type, kwargs: Mapping[str, Any], context: Mapping[str, Any]) 
             else [name for name in expand if name in permitted]
         )
     fields = _option(kwargs, params, FIELDS_PARAM)
+    # Root names only: drf-flex-fields applies a dotted path only inside a serializer it
+    # expands, never inside a declared one; keeping all below a root field is safe.
     return Selection(
-        fields=None if not fields or wildcards & set(fields) else fields,
-        omit=_option(kwargs, params, OMIT_PARAM),
+        fields=None if not fields or wildcards & set(fields) else top_level(fields),
+        omit=[name for name in _option(kwargs, params, OMIT_PARAM) if "." not in name],
         build={EXPAND_PARAM: expand},
     )
