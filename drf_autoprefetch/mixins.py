@@ -310,8 +310,8 @@ class AutoPrefetchMixin:
         request = getattr(view, "request", None)
         if getattr(request, "method", "GET") not in SAFE_METHODS:
             return False
-        if getattr(type(view), "list", ListModelMixin.list) is not ListModelMixin.list:
-            return False
+        if not isinstance(view, ListModelMixin) or type(view).list is not ListModelMixin.list:
+            return False  # a view of its own (a get() calling get_object(), say)
         paginator = getattr(view, "paginator", None)
         return paginator is None or _plain_paginator(paginator)
 

@@ -432,3 +432,21 @@ def test_a_string_related_field_reads_what_djangos_own_str_methods_read():
 
     (users,) = plan_for(GroupUsers).relations
     assert users.only is None  # AbstractUser.__str__ reads the username
+
+
+def test_a_generic_view_of_its_own_loads_rows_whole(manuals):
+    from rest_framework import generics
+    from rest_framework.response import Response
+
+    class OwnGet(AutoPrefetchMixin, generics.GenericAPIView):
+        queryset = Manual.objects.all()
+        serializer_class = ManualBriefSerializer
+
+        def get(self, request):
+            return Response(self.get_serializer(self.get_queryset(), many=True).data)
+
+    request = APIRequestFactory().get("/manuals/")
+    with CaptureQueriesContext(connection) as captured:
+        OwnGet.as_view()(request)
+
+    assert column("body") in captured[0]["sql"]
