@@ -80,6 +80,19 @@ def _split(
     return select, specs
 
 
+def _split_once(relations: tuple[Relation, ...]) -> tuple[list[str], list[_Spec]]:
+    """:func:`_split` of a level no prefetch of the queryset takes, kept with its first
+    relation for the next request (for this very tuple: the relation may head another)."""
+    memo = relations[0].memo
+    kept = memo.get(_SPLIT)
+    if kept is None or kept[0] is not relations:
+        kept = memo[_SPLIT] = (relations, *_split(relations, frozenset()))
+    return list(kept[1]), list(kept[2])
+
+
+#: The memo key of :func:`_split_once` (no lookup path contains a space).
+_SPLIT = "split ?"
+
 #: How deep ``select_related()`` with no argument follows foreign keys (Django's default).
 _FOLLOW_ALL_DEPTH = 5
 
@@ -139,8 +152,10 @@ def _apply(
     if queryset.query.select_related is True:  # select_related() with no argument: kept
         select: list[str] = []
         specs = _split_under_all(queryset.model, relations, taken)
-    else:
+    elif taken or not relations:
         select, specs = _split(relations, taken)
+    else:
+        select, specs = _split_once(relations)
     queryset = _annotate(queryset, annotations)
     specs = _generic_specs_for(queryset, specs)
     if not (select or specs):

@@ -794,7 +794,9 @@ def plan_for_queryset(
     book_count=...)`` names nothing on the model; it is fine when the queryset the
     plan is applied to provides it.
     """
-    return _cached_plan(serializer_class, context, kwargs, provided=provided_names(queryset))
+    plan = _resolved(serializer_class, context, kwargs)
+    names = provided_names(queryset) if plan.unresolved else ()
+    return _enforce(check_unresolved(plan, names))
 
 
 def provided_names(queryset: Any) -> frozenset[str]:
@@ -814,6 +816,13 @@ def _cached_plan(
     kwargs: Mapping[str, Any] | None,
     provided: Container[str],
 ) -> Plan:
+    return _enforce(check_unresolved(_resolved(serializer_class, context, kwargs), provided))
+
+
+def _resolved(
+    serializer_class: type, context: Mapping[str, Any] | None, kwargs: Mapping[str, Any] | None
+) -> Plan:
+    """The plan for these arguments, from a cache where it can be; warnings logged once."""
     plan = _static.get(serializer_class)
     if plan is None:
         selector = selector_of(serializer_class)
@@ -823,7 +832,7 @@ def _cached_plan(
             plan = _plan_uncached(serializer_class, context, build_kwargs(kwargs))
     if plan.warnings:
         _report(plan)
-    return _enforce(check_unresolved(plan, provided))
+    return plan
 
 
 def check_unresolved(plan: Plan, provided: Container[str]) -> Plan:
