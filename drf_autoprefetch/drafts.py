@@ -216,7 +216,7 @@ class Draft:
         if split:
             kind = Kind.PREFETCH_ONE
         ids_only = not (self.rows_read or self.children or self.annotations or self.queryset)
-        columns = self._columns_of(kind, mode, ids_only)
+        columns = self._columns_of(kind, mode, ids_only and how.exact)
         return Relation(
             attr=self.attr,
             lookup=self.lookup,
@@ -268,6 +268,10 @@ class Freezing:
     warnings: Warnings
     pruning: Pruning = False
     split: frozenset[str] = frozenset()
+    #: Whether the fields walked are exactly those rendered. A selection method's answer
+    #: is trusted for relations, not for columns: a related row it wrongly says is read
+    #: as keys only would load each of its columns by a query per row.
+    exact: bool = True
 
 
 def freeze_all(children: dict[str, Draft], how: Freezing) -> tuple[Relation, ...]:

@@ -662,8 +662,10 @@ def build_plan(
     planner = _Planner(serializer, selection)
     root = Draft(model)
     planner.serializer(serializer, root, Walk(type(serializer).__name__))
-    mode = pruning_of(type(serializer))
-    how = Freezing(planner.warnings, mode, split_paths(type(serializer), root))
+    # A selection method's answer does not prune columns: see Freezing.exact.
+    exact = selection is None
+    mode = pruning_of(type(serializer)) if exact else False
+    how = Freezing(planner.warnings, mode, split_paths(type(serializer), root), exact)
     relations = freeze_all(root.children, how)
     columns = root.columns(mode)
     plan = Plan(

@@ -194,7 +194,9 @@ def test_permitted_expands_limit_what_is_planned(rf):
 
     assert plan.select_related == ("category",)
     assert [prefetch.prefetch_to for prefetch in plan.prefetches] == ["authors"]
-    assert plan.prefetches[0].queryset.query.deferred_loading == ({"id"}, False)
+    # Whole rows: a selection's answer prunes no column (drf-flex-fields may still
+    # expand the keys at rendering time from a form of the query it reads).
+    assert plan.prefetches[0].queryset.query.deferred_loading == (frozenset(), True)
 
 
 # ------------------------------- dotted paths into a declared nested serializer
@@ -236,3 +238,37 @@ def test_dotted_paths_into_a_declared_serializer_leave_it_whole(query):
 
     assert json.dumps(response.data, sort_keys=True) == expected
     assert len(captured) == 2  # shelves, manuals (every column the rendering reads)
+
+
+# ------------------------------------------- a selection method that misses a form
+
+
+class PkAuthorsFlexSerializer(PlannedFlexSerializer):
+    """Renders the authors' keys unless expanded. The selection method above reads
+    ``?expand=`` only, not ``?expand[]=``: it says the keys are read, though drf-flex-fields
+    expands them into whole rows."""
+
+    class Meta:
+        model = Book
+        fields = ["id", "title", "authors"]
+        expandable_fields = {"authors": (PersonSerializer, {"many": True})}
+
+
+class PkAuthorsViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = Book.objects.all()
+    serializer_class = PkAuthorsFlexSerializer
+
+
+def test_a_wrong_selection_never_costs_more_than_no_library(make_world):
+    make_world(3)
+    plain = type("Plain", (PkAuthorsViewSet,), {"autoprefetch": False})
+    query = "expand[]=authors"
+    with CaptureQueriesContext(connection) as unoptimized:
+        expected = json.dumps(listed(plain, query).data, sort_keys=True)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = listed(PkAuthorsViewSet, query)
+
+    assert json.dumps(response.data, sort_keys=True) == expected
+    assert len(captured) == 2  # the authors' whole rows, prefetched once
+    assert len(captured) < len(unoptimized)
