@@ -156,9 +156,6 @@ class Draft:
             child.origin = None
         return child
 
-    def read_columns(self, names: Iterable[str]) -> None:
-        self.reads.update(names)
-
     def columns(self, mode: Pruning, link: Iterable[str] = ()) -> ColumnChoice:
         """What an ``only()`` of these rows keeps (``None``: it does not prune), and why:
         the columns read, the keys of the relations below and ``link`` (what relates the

@@ -13,21 +13,11 @@ from rest_framework import serializers, viewsets
 from rest_framework.test import APIRequestFactory
 
 from drf_autoprefetch import AutoPrefetchMixin
-from tests.testapp.models import Book, Category, Person
+from tests.testapp.models import Book
+from tests.testapp.serializers import CategoryLeafSerializer as CategorySerializer
+from tests.testapp.serializers import PersonBriefSerializer as PersonSerializer
 
 pytestmark = pytest.mark.django_db
-
-
-class CategorySerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Category
-        fields = ["id", "name"]
-
-
-class PersonSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Person
-        fields = ["id", "name"]
 
 
 class BookSerializer(DynamicFieldsMixin, serializers.ModelSerializer):

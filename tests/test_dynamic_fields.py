@@ -31,6 +31,8 @@ from drf_autoprefetch import (
 )
 from drf_autoprefetch.selection import ContextReads, Selection
 from tests.testapp.models import Book, Category, Person, Review
+from tests.testapp.serializers import CategoryLeafSerializer as CategorySerializer
+from tests.testapp.serializers import PersonBriefSerializer as PersonSerializer
 
 pytestmark = pytest.mark.django_db
 
@@ -66,18 +68,6 @@ class DynamicFieldsModelSerializer(serializers.ModelSerializer):
         if fields is not None:
             for name in set(self.fields) - set(fields):
                 self.fields.pop(name)
-
-
-class PersonSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Person
-        fields = ["id", "name"]
-
-
-class CategorySerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Category
-        fields = ["id", "name"]
 
 
 class ReviewSerializer(serializers.ModelSerializer):

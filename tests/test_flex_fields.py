@@ -15,7 +15,9 @@ from rest_framework.test import APIRequestFactory
 
 from drf_autoprefetch import AutoPrefetchMixin, plan_for
 from drf_autoprefetch.selection import Selection
-from tests.testapp.models import Book, Category, Manual, Person, Shelf
+from tests.testapp.models import Book, Category, Manual, Shelf
+from tests.testapp.serializers import CategoryLeafSerializer as CategorySerializer
+from tests.testapp.serializers import PersonBriefSerializer as PersonSerializer
 
 pytestmark = pytest.mark.django_db
 
@@ -37,23 +39,11 @@ class PlannedFlexSerializer(FlexFieldsModelSerializer):
         )
 
 
-class CategorySerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Category
-        fields = ["id", "name"]
-
-
 class FlexCategorySerializer(PlannedFlexSerializer):
     class Meta:
         model = Category
         fields = ["id", "name", "parent"]
         expandable_fields = {"parent": CategorySerializer}
-
-
-class PersonSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Person
-        fields = ["id", "name"]
 
 
 class FlexBookSerializer(PlannedFlexSerializer):
