@@ -34,11 +34,20 @@ from django.db.models.manager import BaseManager
 from django.db.models.query import ModelIterable
 from django.db.models.sql.where import AND, WhereNode
 
+from drf_autoprefetch import loading
 from drf_autoprefetch.aggregates import correlated
+from drf_autoprefetch.conf import settings
 from drf_autoprefetch.exceptions import PlanError
+from drf_autoprefetch.sizes import table_rows
 from drf_autoprefetch.tree import Kind, PlanLike, Relation, join_paths
 
-__all__ = ["BatchedModelIterable", "apply_plan", "build_prefetches"]
+__all__ = [
+    "BatchedModelIterable",
+    "applied_relations",
+    "apply_plan",
+    "build_prefetches",
+    "splits_by_cost",
+]
 
 Lookup: TypeAlias = "str | Prefetch[Any]"
 
@@ -628,6 +637,7 @@ def apply_plan(
     *,
     onto_rows: bool = True,
     prune: bool = False,
+    rows: int | None = None,
 ) -> Any:
     """``queryset`` with ``plan`` merged into what it already has.
 
@@ -643,6 +653,9 @@ def apply_plan(
     ``prune=True`` loads only the root columns ``plan.only`` names (prefetched rows are
     pruned either way). Only for rows that are rendered and never saved: Django saves
     only the loaded columns of a row, so an ``auto_now`` column would not be saved.
+
+    ``rows`` is how many root rows the caller expects to render at most (a page size),
+    for the loading cost model (:mod:`drf_autoprefetch.loading`) where it is on.
     """
     if isinstance(queryset, Manager):
         queryset = queryset.all()
@@ -663,7 +676,78 @@ def apply_plan(
     _check_own_prefetches(queryset)
     if prune:
         queryset = _prune_root(queryset, plan.only)
-    return _apply(queryset, plan.relations, plan.annotation_items, plan.columns)
+    relations = applied_relations(queryset, plan, rows)
+    return _apply(queryset, relations, plan.annotation_items, plan.columns)
+
+
+# ------------------------------------------------------------------ loading apart
+
+
+def splits_by_cost(plan: PlanLike) -> bool:
+    """Whether the loading cost model decides how ``plan`` loads its to-one relations
+    below to-many ones: the serializer's ``autoprefetch_split``, else the setting."""
+    mode = plan.splitting
+    return (settings.SPLIT if mode is None else mode) == "auto"
+
+
+def applied_relations(
+    queryset: QuerySet[Any], plan: PlanLike, rows: int | None = None
+) -> tuple[Relation, ...]:
+    """The relations of ``plan`` as they load ``queryset``: where the cost model is on,
+    with the to-one relations that pay to load apart for the rows expected so loaded."""
+    relations = plan.relations
+    if not relations or not splits_by_cost(plan):
+        return relations
+    kept = _apart_memo(relations)
+    if not kept.edges:
+        return relations
+    alias = queryset.db
+
+    def sizes(model: type[Model]) -> float | None:
+        return table_rows(model, alias)
+
+    paths = loading.choose(plan.model, relations, _root_rows(queryset, rows, sizes), sizes)
+    if not paths:
+        return relations
+    variant = kept.variants.get(paths)
+    if variant is None:
+        variant = kept.variants[paths] = loading.apart(relations, paths)
+    return variant
+
+
+@dataclass
+class _Apart:
+    """What the cost model found of one relation tuple, kept with its first relation."""
+
+    relations: tuple[Relation, ...]
+    edges: list[loading.Edge]
+    variants: dict[frozenset[str], tuple[Relation, ...]]
+
+
+def _apart_memo(relations: tuple[Relation, ...]) -> _Apart:
+    memo = relations[0].memo
+    kept = memo.get(_APART)
+    if kept is None or kept.relations is not relations:
+        kept = memo[_APART] = _Apart(relations, loading.candidates(relations), {})
+    assert isinstance(kept, _Apart)
+    return kept
+
+
+#: The memo key of :func:`_apart_memo` (no lookup path contains a space).
+_APART = "apart ?"
+
+
+def _root_rows(queryset: QuerySet[Any], rows: int | None, sizes: loading.Sizes) -> float | None:
+    """How many root rows ``queryset`` is expected to read: ``rows``, its slice, or (when
+    it filters nothing) its table's size; each bounded by the table's size."""
+    query = queryset.query
+    if query.high_mark is not None:
+        sliced = query.high_mark - query.low_mark
+        rows = sliced if rows is None else min(rows, sliced)
+    table = sizes(queryset.model)
+    if rows is None:
+        return None if query.where else table
+    return float(rows) if table is None else min(float(rows), table)
 
 
 def _prune_root(queryset: QuerySet[Any], only: tuple[str, ...] | None) -> QuerySet[Any]:

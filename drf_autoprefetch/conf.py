@@ -20,10 +20,13 @@ DEFAULTS: dict[str, Any] = {
     "ON_UNPLANNABLE": "warn",
     "INFER": True,
     "PRUNE_COLUMNS": "auto",
+    "SPLIT": False,
+    "TABLE_ROWS": {},
 }
 
 ON_UNPLANNABLE_CHOICES = ("warn", "ignore", "raise")
 PRUNE_COLUMNS_CHOICES = ("auto", True, False)
+SPLIT_CHOICES = ("auto", False)
 
 
 class Settings:
@@ -53,6 +56,11 @@ class Settings:
                 f"{SETTING_NAME}['PRUNE_COLUMNS'] is {values['PRUNE_COLUMNS']!r}, must be "
                 "'auto', True or False."
             )
+        if values["SPLIT"] not in SPLIT_CHOICES or values["SPLIT"] is True:
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['SPLIT'] is {values['SPLIT']!r}, must be 'auto' or False."
+            )
+        _check_table_rows(values["TABLE_ROWS"])
         for name in ("STRICT", "INFER"):
             if not isinstance(values[name], bool):
                 raise ImproperlyConfigured(
@@ -81,8 +89,36 @@ class Settings:
     def ON_UNPLANNABLE(self) -> Literal["warn", "ignore", "raise"]:
         return cast(Literal["warn", "ignore", "raise"], self._get("ON_UNPLANNABLE"))
 
+    @property
+    def SPLIT(self) -> Literal["auto", False]:
+        return cast(Literal["auto", False], self._get("SPLIT"))
+
+    @property
+    def TABLE_ROWS(self) -> dict[str, float]:
+        return cast(dict[str, float], self._get("TABLE_ROWS"))
+
     def reload(self) -> None:
         self._values = None
+
+
+def _check_table_rows(value: Any) -> None:
+    """``TABLE_ROWS`` maps model labels (``"app_label.Model"``) to row counts."""
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(
+            f"{SETTING_NAME}['TABLE_ROWS'] must be a dict of model labels to row counts, "
+            f"such as {{'shop.Product': 5000}}, not {value!r}."
+        )
+    for key, rows in value.items():
+        if not isinstance(key, str) or key.count(".") != 1:
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['TABLE_ROWS'] key {key!r} is not a model label; write "
+                "'app_label.ModelName'."
+            )
+        if isinstance(rows, bool) or not isinstance(rows, (int, float)) or rows < 0:
+            raise ImproperlyConfigured(
+                f"{SETTING_NAME}['TABLE_ROWS'][{key!r}] is {rows!r}, must be a number of "
+                "rows (0 or more)."
+            )
 
 
 settings = Settings()

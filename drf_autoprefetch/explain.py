@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from drf_autoprefetch import loading
+from drf_autoprefetch.apply import splits_by_cost
 from drf_autoprefetch.plan import Plan, joins_first
 from drf_autoprefetch.tree import Kind, Relation, label
 
@@ -16,19 +18,38 @@ def explain(plan: Plan) -> list[str]:
         lines.append(f"  columns: {plan.columns_why}")
     for name, _ in plan.annotation_items:
         lines.append(f"  annotate {name}: declared by hints; an aggregate becomes a subquery")
+    edges: dict[int, loading.Edge] = {}
+    if splits_by_cost(plan):
+        edges = {id(edge.relation): edge for edge in loading.candidates(plan.relations)}
     for relation in joins_first(plan.relations):
-        lines.extend(_relation_lines(relation, "  "))
+        lines.extend(_relation_lines(relation, "  ", edges))
     return lines
 
 
-def _relation_lines(relation: Relation, indent: str) -> list[str]:
-    lines = [f"{indent}{relation.describe()}: {_why(relation)}"]
+def _relation_lines(relation: Relation, indent: str, edges: dict[int, loading.Edge]) -> list[str]:
+    why = _why(relation)
+    edge = edges.get(id(relation))
+    if edge is not None:
+        why += f"; {_cost_rule(edge)}"
+    lines = [f"{indent}{relation.describe()}: {why}"]
     inner = indent + "  "
     if relation.opens_query and relation.columns_why:
         lines.append(f"{inner}columns: {relation.columns_why}")
     for child in joins_first(relation.children):
-        lines.extend(_relation_lines(child, inner))
+        lines.extend(_relation_lines(child, inner, edges))
     return lines
+
+
+def _cost_rule(edge: loading.Edge) -> str:
+    """When the loading cost model loads ``edge`` apart instead."""
+    model = edge.relation.model
+    assert model is not None
+    columns = len(model._meta.concrete_fields)
+    return (
+        f"the cost model loads it apart when a request reads at least {loading.MIN_ROWS:,} "
+        f"{edge.holder.__name__} rows sharing at most {loading.threshold(columns):.2f} "
+        f"distinct {model.__name__} per row (a {columns}-column row), from the tables' sizes"
+    )
 
 
 def _why(relation: Relation) -> str:

@@ -21,7 +21,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.serializers import BaseSerializer, Serializer
 
 from drf_autoprefetch import observe, strict
-from drf_autoprefetch.apply import apply_plan
+from drf_autoprefetch.apply import apply_plan, splits_by_cost
 from drf_autoprefetch.conf import settings
 from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.plan import Plan
@@ -227,6 +227,7 @@ class AutoPrefetchMixin:
                 plan,
                 onto_rows=not one_row,
                 prune=not one_row and self.get_autoprefetch_prune_columns(),
+                rows=self._expected_rows(one_row) if splits_by_cost(plan) else None,
             )
         except PlanError as exc:  # the queryset does not fit the plan: say whose
             serializer = view.get_serializer_class().__name__
@@ -264,6 +265,26 @@ class AutoPrefetchMixin:
             logger.debug("%s: no serializer class to plan for: %r", type(self).__name__, exc)
             return None
         return found
+
+    def _expected_rows(self, one_row: bool) -> int | None:
+        """The most root rows this request renders, for the loading cost model: one for
+        a detail action, else the paginator's page size (``None``: not known)."""
+        if one_row:
+            return 1
+        view: Any = self
+        paginator = getattr(view, "paginator", None)
+        request = getattr(view, "request", None)
+        if paginator is None or request is None:
+            return None
+        try:
+            if isinstance(paginator, LimitOffsetPagination):
+                size = paginator.get_limit(request)
+            else:
+                size = paginator.get_page_size(request)
+        except Exception as exc:  # a paginator of its own that needs more than a request
+            logger.debug("%s: no page size: %r", type(self).__name__, exc)
+            return None
+        return size if isinstance(size, int) and size > 0 else None
 
     def _described(self) -> str:
         """The view's dotted path, and its action where it has one."""

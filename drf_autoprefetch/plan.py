@@ -62,6 +62,10 @@ class Plan:
     suggestions: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     #: Why ``only`` is what it is (``prefetch_plans --explain``).
     columns_why: str = field(default="", compare=False)
+    #: Who decides how the to-one relations below to-many ones load: ``"auto"`` (the
+    #: loading cost model), ``False`` (the plan as it is) or ``None`` (the ``SPLIT``
+    #: setting); from the serializer's ``autoprefetch_split``.
+    splitting: str | bool | None = field(default=None, compare=False)
 
     @property
     def select_related(self) -> tuple[str, ...]:
@@ -115,6 +119,7 @@ class Plan:
             columns=union(self.columns, other.columns),
             causes=union(self.causes, other.causes),
             suggestions=union(self.suggestions, other.suggestions),
+            splitting=self.splitting if self.splitting == other.splitting else None,
         )
 
     def provided(self, names: Container[str]) -> Plan:

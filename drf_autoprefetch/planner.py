@@ -665,7 +665,8 @@ def build_plan(
     # A selection method's answer does not prune columns: see Freezing.exact.
     exact = selection is None
     mode = pruning_of(type(serializer)) if exact else False
-    how = Freezing(planner.warnings, mode, split_paths(type(serializer), root), exact)
+    splitting, paths = split_paths(type(serializer), root)
+    how = Freezing(planner.warnings, mode, paths, exact)
     relations = freeze_all(root.children, how)
     columns = root.columns(mode)
     plan = Plan(
@@ -679,17 +680,28 @@ def build_plan(
         suggestions=planner.warnings.suggestions(),
         unresolved=tuple(planner.resolved_missing()),
         columns=tuple(dict.fromkeys(planner.columns)),
+        splitting=splitting,
     )
     return plan, planner.dynamic
 
 
-def split_paths(serializer_class: type, root: Draft) -> frozenset[str]:
-    """The to-one relations below to-many ones that ``serializer_class`` asks to load by
-    a query of their own (``autoprefetch_split``), checked against its plan."""
+def split_paths(serializer_class: type, root: Draft) -> tuple[str | bool | None, frozenset[str]]:
+    """Who decides how the to-one relations below to-many ones load (see
+    :attr:`Plan.splitting`), and those that ``serializer_class`` asks to load by a query
+    of their own (``autoprefetch_split``), checked against its plan."""
     declared = getattr(serializer_class, "autoprefetch_split", ())
+    name = f"{serializer_class.__name__}.autoprefetch_split"
+    if declared == "auto":
+        return "auto", frozenset()
+    if declared is False or declared is None:
+        return False, frozenset()
     if isinstance(declared, str):
         declared = (declared,)
-    name = f"{serializer_class.__name__}.autoprefetch_split"
+    if not isinstance(declared, (tuple, list, set, frozenset)):
+        raise PlanError(
+            f"{name} is {declared!r}; give a tuple of relation paths, 'auto' (the cost "
+            "model decides) or False (the plan joins them all)."
+        )
     for path in declared:
         draft = find(root, path)
         if draft is None or path not in splittable(root):
@@ -703,7 +715,7 @@ def split_paths(serializer_class: type, root: Draft) -> frozenset[str]:
                 f"{name} names {path!r}, a one-to-one or unique relation: each row has its "
                 "own target, so a query of its own never pays; remove it."
             )
-    return frozenset(declared)
+    return (False if declared else None), frozenset(declared)
 
 
 def _unique_link(draft: Draft) -> bool:

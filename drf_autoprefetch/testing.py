@@ -21,6 +21,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.serializers import BaseSerializer
 
 from drf_autoprefetch import observe, strict
+from drf_autoprefetch.apply import applied_relations
 from drf_autoprefetch.plan import Kind, Plan, Relation
 from drf_autoprefetch.planner import plan_for
 
@@ -81,7 +82,7 @@ def assert_optimized(
     problems: list[str] = []
     if full.data != expected:
         problems.append(f"The data differ:\n{_diff(expected, full.data)}")
-    predicted = _predict(plan, full.rows)
+    predicted = _predict(plan, queryset, full.rows)
     if full.count != predicted and (full.rows or full.count > 1):  # .none() runs no query
         problems.append(
             f"The optimized rendering of {len(full.rows)} rows ran {full.count} queries; "
@@ -140,8 +141,9 @@ def _check_half(
     half_pks = [row.pk for row in full.rows[: len(full.rows) // 2]]
     unsliced = queryset.all()
     unsliced.query.clear_limits()
-    half = _run_optimized(serializer_class, plan, unsliced.filter(pk__in=half_pks), context)
-    half_predicted = _predict(plan, half.rows)
+    halved = unsliced.filter(pk__in=half_pks)
+    half = _run_optimized(serializer_class, plan, halved, context)
+    half_predicted = _predict(plan, halved, half.rows)
     if full.count - predicted == half.count - half_predicted:
         return []
     return [
@@ -151,13 +153,14 @@ def _check_half(
     ]
 
 
-def _predict(plan: Plan, rows: Sequence[Model]) -> int:
-    """The queries the plan runs for ``rows``: the root query plus the prefetches that run.
+def _predict(plan: Plan, queryset: QuerySet[Any], rows: Sequence[Model]) -> int:
+    """The queries the plan runs for ``rows`` of ``queryset``: the root query plus the
+    prefetches that run, with the relations the cost model loads apart, if it is on.
 
     Django skips a prefetch when the level above it has no rows at all, and runs one
     query per content type for a generic foreign key.
     """
-    return 1 + _level_queries(plan.relations, rows)
+    return 1 + _level_queries(applied_relations(queryset, plan), rows)
 
 
 def _level_queries(relations: Iterable[Relation], parents: Sequence[Model]) -> int:

@@ -187,3 +187,6 @@ class PlanLike(Protocol):
 
     @property
     def only(self) -> tuple[str, ...] | None: ...
+
+    @property
+    def splitting(self) -> str | bool | None: ...
