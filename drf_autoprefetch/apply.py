@@ -807,7 +807,7 @@ class BatchedModelIterable(_ModelIterable):
     """
 
     def __iter__(self) -> Iterator[Any]:
-        parts = _batches(self.queryset)
+        parts = _batches(self.queryset) if _may_batch(self.queryset.db) else None
         if parts is None:
             yield from super().__iter__()
             return
@@ -844,6 +844,25 @@ def parameter_limit(alias: str) -> int | None:
             return int(getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
     limit = connection.features.max_query_params
     return int(limit) if limit else None
+
+
+def _may_batch(alias: str) -> bool:
+    """Whether a prefetch read on the database ``alias`` may need batches: no for a backend
+    with no parameter limit that writes a tuple ``IN`` as such (PostgreSQL, MySQL), whose
+    rows are then read as Django reads them, the query unexamined."""
+    connection = connections[alias]
+    key = (alias, connection.vendor)
+    found = _MAY_BATCH.get(key)
+    if found is None:
+        found = _MAY_BATCH[key] = bool(
+            connection.vendor == "sqlite"
+            or connection.features.max_query_params
+            or (_TupleIn is not None and not connection.features.supports_tuple_lookups)
+        )
+    return found
+
+
+_MAY_BATCH: dict[tuple[str, str], bool] = {}
 
 
 def _batches(queryset: QuerySet[Any]) -> list[QuerySet[Any]] | None:

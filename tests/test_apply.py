@@ -349,3 +349,21 @@ def test_prefetches_over_plain_managers_are_built_once_and_copied_per_use(make_w
     rendered = json.dumps(shapes.BookWithAuthorsSerializer(again, many=True).data)
     assert rendered != expected
     assert "Renamed" in rendered
+
+
+@pytest.mark.django_db
+def test_prefetches_on_a_backend_without_a_parameter_limit_are_read_unexamined(
+    world, monkeypatch
+):
+    from drf_autoprefetch import apply
+
+    examined = []
+    real = apply._batches
+    monkeypatch.setattr(apply, "_batches", lambda queryset: examined.append(1) or real(queryset))
+    books = optimize(Book.objects.all(), shapes.BookReviewsSerializer)
+
+    data = shapes.BookReviewsSerializer(books, many=True).data
+
+    assert len(data) == Book.objects.count()
+    # SQLite limits the parameters of a query; PostgreSQL and MySQL do not.
+    assert bool(examined) is (connection.vendor == "sqlite")
