@@ -388,14 +388,23 @@ def _build(spec: _Spec, inner: Sequence[Prefetch[Any]] = ()) -> list[Lookup]:
     built = spec.relation.memo.get(spec.through)
     if built is None:
         built = spec.relation.memo[spec.through] = tuple(_build_now(spec))
+    if one_database():  # no hint can route elsewhere
+        return list(built)
     return [_fresh(lookup) for lookup in built]
+
+
+def one_database() -> bool:
+    """Whether one database is configured (``DATABASES`` has one alias)."""
+    return len(connections.settings) == 1
 
 
 def _fresh(lookup: Lookup) -> Lookup:
     """A copy of a kept ``Prefetch`` for one request: its querysets (and those of the
     prefetches inside them) are shallow copies with hints of their own, since Django
     records the instance a prefetch serves in its queryset's hints (which decide the
-    database the rows are read from). Nothing is cloned: no query is copied."""
+    database the rows are read from). Nothing is cloned: no query is copied. Where one
+    database is configured, the hints decide nothing and the kept objects serve as they
+    are (Django copies a queryset before it filters it)."""
     if isinstance(lookup, str):
         return lookup
     copy: Any = object.__new__(type(lookup))

@@ -83,19 +83,19 @@ class Settings:
 
     @property
     def PRUNE_COLUMNS(self) -> Literal["auto", True, False]:
-        return cast(Literal["auto", True, False], self._get("PRUNE_COLUMNS"))
+        return cast('Literal["auto", True, False]', self._get("PRUNE_COLUMNS"))
 
     @property
     def ON_UNPLANNABLE(self) -> Literal["warn", "ignore", "raise"]:
-        return cast(Literal["warn", "ignore", "raise"], self._get("ON_UNPLANNABLE"))
+        return cast('Literal["warn", "ignore", "raise"]', self._get("ON_UNPLANNABLE"))
 
     @property
     def SPLIT(self) -> Literal["auto", False]:
-        return cast(Literal["auto", False], self._get("SPLIT"))
+        return cast('Literal["auto", False]', self._get("SPLIT"))
 
     @property
     def TABLE_ROWS(self) -> dict[str, float]:
-        return cast(dict[str, float], self._get("TABLE_ROWS"))
+        return cast("dict[str, float]", self._get("TABLE_ROWS"))
 
     def reload(self) -> None:
         self._values = None

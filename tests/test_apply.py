@@ -352,9 +352,7 @@ def test_prefetches_over_plain_managers_are_built_once_and_copied_per_use(make_w
 
 
 @pytest.mark.django_db
-def test_prefetches_on_a_backend_without_a_parameter_limit_are_read_unexamined(
-    world, monkeypatch
-):
+def test_prefetches_on_a_backend_without_a_parameter_limit_are_read_unexamined(world, monkeypatch):
     from drf_autoprefetch import apply
 
     examined = []
@@ -367,3 +365,23 @@ def test_prefetches_on_a_backend_without_a_parameter_limit_are_read_unexamined(
     assert len(data) == Book.objects.count()
     # SQLite limits the parameters of a query; PostgreSQL and MySQL do not.
     assert bool(examined) is (connection.vendor == "sqlite")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("one_database", [False, True])
+def test_with_one_database_the_kept_prefetches_serve_every_request(
+    world, monkeypatch, one_database
+):
+    from drf_autoprefetch import apply
+
+    monkeypatch.setattr(apply, "one_database", lambda: one_database)
+    serializer = shapes.BookChaptersSerializer  # chapters come from Django's own manager
+    expected = json.dumps(serializer(list(Book.objects.all()), many=True).data)
+
+    first = optimize(Book.objects.all(), serializer)
+    again = optimize(Book.objects.all(), serializer)
+
+    shared = first._prefetch_related_lookups[0] is again._prefetch_related_lookups[0]
+    assert shared is one_database  # else each request gets copies with hints of its own
+    assert json.dumps(serializer(first, many=True).data) == expected
+    assert json.dumps(serializer(again, many=True).data) == expected

@@ -30,7 +30,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.urls import path
 from rest_framework import generics
 
-from drf_autoprefetch import AutoPrefetchMixin, planner
+from drf_autoprefetch import AutoPrefetchMixin, apply, planner
 from tests.factories import build_world
 from tests.testapp import serializers as shapes
 from tests.testapp.models import Book, Category, Club, Comment, Country
@@ -137,7 +137,10 @@ def threaded_server() -> Iterator[str]:
 
 @pytest.mark.urls(__name__)
 @pytest.mark.django_db(transaction=True)
-def test_threads_get_the_unoptimized_answer_and_each_plan_is_built_once():
+@pytest.mark.parametrize("one_database", [False, True])
+def test_threads_get_the_unoptimized_answer_and_each_plan_is_built_once(one_database, monkeypatch):
+    """With one database, every request shares the plan's ``Prefetch`` objects as built."""
+    monkeypatch.setattr(apply, "one_database", lambda: one_database)
     build_world(3)
     expected = {name: _unoptimized(name) for name in ENDPOINTS}
     assert all(expected.values())
