@@ -46,6 +46,7 @@ __all__ = [
     "applied_relations",
     "apply_plan",
     "build_prefetches",
+    "loading_relations",
     "splits_by_cost",
 ]
 
@@ -722,6 +723,18 @@ def applied_relations(
     if variant is None:
         variant = kept.variants[paths] = loading.apart(relations, paths)
     return variant
+
+
+def loading_relations(
+    queryset: Any, plan: PlanLike, rows: int | None = None
+) -> tuple[Relation, ...]:
+    """The relations :func:`apply_plan` loads ``queryset`` with (``plan.relations`` for
+    anything but a QuerySet whose query the plan goes into)."""
+    if not isinstance(queryset, QuerySet) or queryset._result_cache is not None:
+        return plan.relations
+    if queryset.query.combinator:
+        return plan.relations
+    return applied_relations(queryset, plan, rows)
 
 
 @dataclass

@@ -41,7 +41,7 @@ def _optimize(klass: type, queryset: Any, kwargs: dict[str, Any], renders: bool)
     if isinstance(queryset, Manager):
         queryset = queryset.all()
     plan = plan_for_queryset(klass, queryset, context=kwargs.get("context"), kwargs=kwargs)
-    observe.applied("@auto_prefetch", klass, plan)
+    observe.applied("@auto_prefetch", klass, plan, queryset)
     # Rows given input data may be saved: Django saves only the loaded columns.
     optimized: QuerySet[Any] = apply_plan(queryset, plan, prune=renders)
     if settings.STRICT:

@@ -217,17 +217,18 @@ class AutoPrefetchMixin:
         """``queryset`` with this view's plan applied (rows already read: onto them)."""
         view: Any = self
         plan = self.get_prefetch_plan(queryset)
+        one_row = self._names_one_row()
+        rows = self._expected_rows(one_row) if splits_by_cost(plan) else None
         if observe.active():
             serializer_class = vars(self).get(_SERIALIZER) or view.get_serializer_class()
-            observe.applied(self._described(), serializer_class, plan)
+            observe.applied(self._described(), serializer_class, plan, queryset, rows)
         try:
-            one_row = self._names_one_row()
             return apply_plan(
                 queryset,
                 plan,
                 onto_rows=not one_row,
                 prune=not one_row and self.get_autoprefetch_prune_columns(),
-                rows=self._expected_rows(one_row) if splits_by_cost(plan) else None,
+                rows=rows,
             )
         except PlanError as exc:  # the queryset does not fit the plan: say whose
             serializer = view.get_serializer_class().__name__

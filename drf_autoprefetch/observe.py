@@ -14,12 +14,13 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import connections
 
 from drf_autoprefetch import strict
+from drf_autoprefetch.apply import loading_relations
 from drf_autoprefetch.plan import Plan
 from drf_autoprefetch.suggest import hint_for_query
 
@@ -65,11 +66,21 @@ def active() -> bool:
     return _report.get() is not None
 
 
-def applied(source: str, serializer_class: type, plan: Plan) -> None:
-    """Record that ``plan`` was applied for ``serializer_class``, if observing."""
+def applied(
+    source: str,
+    serializer_class: type,
+    plan: Plan,
+    queryset: Any = None,
+    rows: int | None = None,
+) -> None:
+    """Record that ``plan`` was applied for ``serializer_class``, if observing: as it
+    loads ``queryset`` (for ``rows`` root rows), where the loading cost model is on."""
     report = _report.get()
     if report is not None:
         name = f"{serializer_class.__module__}.{serializer_class.__qualname__}"
+        relations = loading_relations(queryset, plan, rows)
+        if relations is not plan.relations:
+            plan = replace(plan, relations=relations)
         report.applied.append(Applied(source, name, plan))
 
 

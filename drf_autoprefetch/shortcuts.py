@@ -70,5 +70,5 @@ def optimize(
     if serializer_model(serializer_class) is None:
         return target
     plan = plan_for_queryset(serializer_class, target, context=context, kwargs=kwargs)
-    observe.applied("optimize()", serializer_class, plan)
+    observe.applied("optimize()", serializer_class, plan, target)
     return plan.apply(target)

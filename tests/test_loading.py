@@ -411,3 +411,24 @@ def test_explain_states_the_rule_of_each_candidate(settings):
 
 def test_explain_says_nothing_of_the_cost_model_when_it_is_off():
     assert not any("cost model" in line for line in explain(plan_for(shapes.BookReviewsSerializer)))
+
+
+@pytest.mark.django_db
+def test_the_debug_toolbar_sees_the_plan_as_applied(many_reviews, settings):
+    from drf_autoprefetch import observe
+    from drf_autoprefetch.contrib.debug_toolbar.summary import summarize
+
+    auto(settings, TABLE_ROWS=TABLE_ROWS)
+    with observe.observing() as report:
+        listed({"size": 3})
+
+    summary = summarize(report)
+    (plan,) = summary["plans"]
+    assert "    prefetch-one reviewer (testapp.Person) [split]" in plan["tree"]
+    assert plan["queries"] == 3
+    assert [query["node"] for query in summary["queries"]] == [
+        "count of testapp.Book rows",
+        "testapp.Book rows",
+        "prefetch reviews (testapp.Review)",
+        "prefetch-one reviewer (testapp.Person) [split]",
+    ]

@@ -20,15 +20,17 @@ import os
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from unittest import mock
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
+from django.test.utils import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 
-from drf_autoprefetch import optimize
+from drf_autoprefetch import loading, optimize
 from tests.test_real_world import select_every_foreign_key
 from tests.testapp import serializers as testapp_serializers
 from tests.testapp.models import (
@@ -335,6 +337,25 @@ def test_optimized_json_equals_unoptimized_json_on_random_data(
     db, spec, variant, serializer_context
 ):
     with transaction.atomic():
+        build(spec)
+        differences = _differences(serializer_context, variant)
+        transaction.set_rollback(True)
+    assert differences == [], "\n".join(differences)
+
+
+@settings(PROFILE, max_examples=25)
+@given(spec=specs(), variant=st.sampled_from(["as is", "select_related()", "only('pk')"]))
+def test_loading_every_candidate_apart_changes_no_answer(db, spec, variant, serializer_context):
+    """The cost model at its most eager: every to-one relation below a to-many one that
+    it may load apart is loaded by a query of its own."""
+    every = lambda model, relations, rows, sizes: frozenset(  # noqa: E731
+        edge.path for edge in loading.candidates(relations)
+    )
+    with (
+        mock.patch.object(loading, "choose", every),
+        override_settings(DRF_AUTOPREFETCH={"SPLIT": "auto"}),
+        transaction.atomic(),
+    ):
         build(spec)
         differences = _differences(serializer_context, variant)
         transaction.set_rollback(True)
