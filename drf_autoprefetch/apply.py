@@ -21,8 +21,9 @@ for every parent.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import django
@@ -38,7 +39,7 @@ from drf_autoprefetch import loading
 from drf_autoprefetch.aggregates import correlated
 from drf_autoprefetch.conf import settings
 from drf_autoprefetch.exceptions import PlanError
-from drf_autoprefetch.sizes import table_rows
+from drf_autoprefetch.sizes import generation, table_rows
 from drf_autoprefetch.tree import Kind, PlanLike, Relation, join_paths
 
 __all__ = [
@@ -711,12 +712,7 @@ def applied_relations(
     kept = _apart_memo(relations)
     if not kept.edges:
         return relations
-    alias = queryset.db
-
-    def sizes(model: type[Model]) -> float | None:
-        return table_rows(model, alias)
-
-    paths = loading.choose(plan.model, relations, _root_rows(queryset, rows, sizes), sizes)
+    paths = _decided(kept, queryset, plan.model, rows)
     if not paths:
         return relations
     variant = kept.variants.get(paths)
@@ -737,22 +733,60 @@ def loading_relations(
     return applied_relations(queryset, plan, rows)
 
 
+#: How long a decision of the cost model serves requests alike (seconds).
+DECISION_TTL = 60.0
+#: Decisions kept per plan at most (one per database and page size, in practice).
+_DECISIONS = 64
+
+
 @dataclass
 class _Apart:
     """What the cost model found of one relation tuple, kept with its first relation."""
 
     relations: tuple[Relation, ...]
     edges: list[loading.Edge]
-    variants: dict[frozenset[str], tuple[Relation, ...]]
+    variants: dict[frozenset[str], tuple[Relation, ...]] = field(default_factory=dict)
+    #: (database, rows, slice length, filtered, sizes' generation) ->
+    #: (good until, the ``TABLE_ROWS`` setting it read, the paths to load apart)
+    decisions: dict[tuple[Any, ...], tuple[float, Any, frozenset[str]]] = field(
+        default_factory=dict
+    )
 
 
 def _apart_memo(relations: tuple[Relation, ...]) -> _Apart:
     memo = relations[0].memo
     kept = memo.get(_APART)
     if kept is None or kept.relations is not relations:
-        kept = memo[_APART] = _Apart(relations, loading.candidates(relations), {})
+        kept = memo[_APART] = _Apart(relations, loading.candidates(relations))
     assert isinstance(kept, _Apart)
     return kept
+
+
+def _decided(
+    kept: _Apart, queryset: QuerySet[Any], model: type[Model], rows: int | None
+) -> frozenset[str]:
+    """The paths the cost model loads apart for ``queryset``: decided once for requests
+    alike (same database, page size, slice length and filtering) while the sizes hold."""
+    query = queryset.query
+    alias = queryset.db
+    span = None if query.high_mark is None else query.high_mark - query.low_mark
+    key = (alias, rows, span, bool(query.where), generation())
+    now = time.monotonic()
+    given = settings.TABLE_ROWS
+    found = kept.decisions.get(key)
+    if found is not None and found[0] > now and found[1] is given:
+        return found[2]
+
+    def sizes(model: type[Model]) -> float | None:
+        return table_rows(model, alias)
+
+    paths = loading.choose(model, kept.relations, _root_rows(queryset, rows, sizes), sizes)
+    if len(kept.decisions) >= _DECISIONS:
+        kept.decisions.clear()
+    # The statistics may have been read just now: keyed by the generation they made.
+    fresh = (*key[:-1], generation())
+    kept.decisions[fresh] = (now + DECISION_TTL, given, paths)
+    return paths
 
 
 #: The memo key of :func:`_apart_memo` (no lookup path contains a space).

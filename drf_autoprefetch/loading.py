@@ -19,6 +19,7 @@ extra query is its only cost.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -98,6 +99,7 @@ def _find(
         _find(relation.children, relation.model, f"{path}__", deeper, found)
 
 
+@functools.lru_cache(maxsize=1024)
 def _unique(model: type[Model], lookup: str) -> bool:
     field: Any = relation_field(model, lookup)
     return field is None or bool(field.one_to_one or getattr(field, "unique", False))
@@ -173,6 +175,7 @@ def _children_rows(
     return min(links, rows * links / parents)
 
 
+@functools.lru_cache(maxsize=1024)
 def _link_model(parent: type[Model], lookup: str) -> type[Model] | None:
     """The model with one row per related row of a to-many relation (the related model
     of a reverse foreign key, the through model of a many-to-many one)."""

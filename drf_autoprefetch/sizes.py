@@ -25,7 +25,7 @@ from django.db.models import Model
 
 from drf_autoprefetch.conf import settings
 
-__all__ = ["STATISTICS_TTL", "clear", "table_rows"]
+__all__ = ["STATISTICS_TTL", "clear", "generation", "table_rows"]
 
 logger = logging.getLogger("drf_autoprefetch")
 
@@ -48,6 +48,8 @@ _SQLITE_STATS = "SELECT tbl, MAX(CAST(stat AS INTEGER)) FROM sqlite_stat1 GROUP 
 
 _read: dict[str, tuple[float, dict[str, float]]] = {}
 _lock = threading.Lock()
+#: Bumped whenever statistics are read or forgotten: what was decided from sizes is stale.
+_generation = 0
 
 
 def table_rows(model: type[Model], alias: str) -> float | None:
@@ -61,8 +63,16 @@ def table_rows(model: type[Model], alias: str) -> float | None:
 
 def clear() -> None:
     """Forget the statistics read so far (each database is asked again when needed)."""
+    global _generation
     with _lock:
         _read.clear()
+        _generation += 1
+
+
+def generation() -> int:
+    """A number that changes whenever the sizes known may have changed (but for the
+    ``TABLE_ROWS`` setting)."""
+    return _generation
 
 
 def _statistics(alias: str) -> dict[str, float]:
@@ -70,10 +80,12 @@ def _statistics(alias: str) -> dict[str, float]:
     kept = _read.get(alias)
     if kept is not None and now - kept[0] < STATISTICS_TTL:
         return kept[1]
+    global _generation
     with _lock:
         kept = _read.get(alias)
         if kept is None or now - kept[0] >= STATISTICS_TTL:
             kept = _read[alias] = (now, _ask(alias))
+            _generation += 1
     return kept[1]
 
 

@@ -432,3 +432,29 @@ def test_the_debug_toolbar_sees_the_plan_as_applied(many_reviews, settings):
         "prefetch reviews (testapp.Review)",
         "prefetch-one reviewer (testapp.Person) [split]",
     ]
+
+
+@pytest.mark.django_db
+def test_a_decision_serves_requests_alike_until_the_sizes_change(many_reviews, settings):
+    auto(settings, TABLE_ROWS=TABLE_ROWS)
+    plan = plan_for(shapes.BookReviewsSerializer)
+    assert applied_relations(Book.objects.all(), plan) != plan.relations
+
+    auto(settings, TABLE_ROWS={**TABLE_ROWS, "testapp.Person": 1200, "testapp.Address": 1200})
+    plan = plan_for(shapes.BookReviewsSerializer)
+    assert applied_relations(Book.objects.all(), plan) is plan.relations
+
+
+@pytest.mark.django_db
+def test_statistics_read_again_are_decided_on_again(many_reviews, settings, monkeypatch):
+    auto(settings)
+    tables = {Model._meta.db_table: float(rows) for Model, rows in [(Book, 3), (Review, 1200)]}
+    person = Person._meta.db_table
+    monkeypatch.setattr(sizes, "_ask", lambda alias: {**tables, person: 3.0})
+    plan = plan_for(shapes.BookReviewsSerializer)
+    assert applied_relations(Book.objects.all(), plan) != plan.relations
+
+    monkeypatch.setattr(sizes, "_ask", lambda alias: {**tables, person: 1200.0})
+    assert applied_relations(Book.objects.all(), plan) != plan.relations  # kept
+    sizes.clear()
+    assert applied_relations(Book.objects.all(), plan) is plan.relations
