@@ -21,9 +21,8 @@ for every parent.
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import django
@@ -37,9 +36,7 @@ from django.db.models.sql.where import AND, WhereNode
 
 from drf_autoprefetch import loading
 from drf_autoprefetch.aggregates import correlated
-from drf_autoprefetch.conf import settings
 from drf_autoprefetch.exceptions import PlanError
-from drf_autoprefetch.sizes import generation, table_rows
 from drf_autoprefetch.tree import Kind, PlanLike, Relation, join_paths
 
 __all__ = [
@@ -696,9 +693,8 @@ def apply_plan(
 
 def splits_by_cost(plan: PlanLike) -> bool:
     """Whether the loading cost model decides how ``plan`` loads its to-one relations
-    below to-many ones: the serializer's ``autoprefetch_split``, else the setting."""
-    mode = plan.splitting
-    return (settings.SPLIT if mode is None else mode) == "auto"
+    below to-many ones (see :func:`drf_autoprefetch.loading.splits_by_cost`)."""
+    return loading.splits_by_cost(plan.splitting)
 
 
 def applied_relations(
@@ -706,19 +702,12 @@ def applied_relations(
 ) -> tuple[Relation, ...]:
     """The relations of ``plan`` as they load ``queryset``: where the cost model is on,
     with the to-one relations that pay to load apart for the rows expected so loaded."""
-    relations = plan.relations
-    if not relations or not splits_by_cost(plan):
-        return relations
-    kept = _apart_memo(relations)
-    if not kept.edges:
-        return relations
-    paths = _decided(kept, queryset, plan.model, rows)
-    if not paths:
-        return relations
-    variant = kept.variants.get(paths)
-    if variant is None:
-        variant = kept.variants[paths] = loading.apart(relations, paths)
-    return variant
+    if not plan.relations or not splits_by_cost(plan):
+        return plan.relations
+    query = queryset.query
+    span = None if query.high_mark is None else query.high_mark - query.low_mark
+    request = loading.Request(queryset.db, queryset.model, rows, span, bool(query.where))
+    return loading.relations_for(plan.model, plan.relations, request)
 
 
 def loading_relations(
@@ -731,79 +720,6 @@ def loading_relations(
     if queryset.query.combinator:
         return plan.relations
     return applied_relations(queryset, plan, rows)
-
-
-#: How long a decision of the cost model serves requests alike (seconds).
-DECISION_TTL = 60.0
-#: Decisions kept per plan at most (one per database and page size, in practice).
-_DECISIONS = 64
-
-
-@dataclass
-class _Apart:
-    """What the cost model found of one relation tuple, kept with its first relation."""
-
-    relations: tuple[Relation, ...]
-    edges: list[loading.Edge]
-    variants: dict[frozenset[str], tuple[Relation, ...]] = field(default_factory=dict)
-    #: (database, rows, slice length, filtered, sizes' generation) ->
-    #: (good until, the ``TABLE_ROWS`` setting it read, the paths to load apart)
-    decisions: dict[tuple[Any, ...], tuple[float, Any, frozenset[str]]] = field(
-        default_factory=dict
-    )
-
-
-def _apart_memo(relations: tuple[Relation, ...]) -> _Apart:
-    memo = relations[0].memo
-    kept = memo.get(_APART)
-    if kept is None or kept.relations is not relations:
-        kept = memo[_APART] = _Apart(relations, loading.candidates(relations))
-    assert isinstance(kept, _Apart)
-    return kept
-
-
-def _decided(
-    kept: _Apart, queryset: QuerySet[Any], model: type[Model], rows: int | None
-) -> frozenset[str]:
-    """The paths the cost model loads apart for ``queryset``: decided once for requests
-    alike (same database, page size, slice length and filtering) while the sizes hold."""
-    query = queryset.query
-    alias = queryset.db
-    span = None if query.high_mark is None else query.high_mark - query.low_mark
-    key = (alias, rows, span, bool(query.where), generation())
-    now = time.monotonic()
-    given = settings.TABLE_ROWS
-    found = kept.decisions.get(key)
-    if found is not None and found[0] > now and found[1] is given:
-        return found[2]
-
-    def sizes(model: type[Model]) -> float | None:
-        return table_rows(model, alias)
-
-    paths = loading.choose(model, kept.relations, _root_rows(queryset, rows, sizes), sizes)
-    if len(kept.decisions) >= _DECISIONS:
-        kept.decisions.clear()
-    # The statistics may have been read just now: keyed by the generation they made.
-    fresh = (*key[:-1], generation())
-    kept.decisions[fresh] = (now + DECISION_TTL, given, paths)
-    return paths
-
-
-#: The memo key of :func:`_apart_memo` (no lookup path contains a space).
-_APART = "apart ?"
-
-
-def _root_rows(queryset: QuerySet[Any], rows: int | None, sizes: loading.Sizes) -> float | None:
-    """How many root rows ``queryset`` is expected to read: ``rows``, its slice, or (when
-    it filters nothing) its table's size; each bounded by the table's size."""
-    query = queryset.query
-    if query.high_mark is not None:
-        sliced = query.high_mark - query.low_mark
-        rows = sliced if rows is None else min(rows, sliced)
-    table = sizes(queryset.model)
-    if rows is None:
-        return None if query.where else table
-    return float(rows) if table is None else min(float(rows), table)
 
 
 def _prune_root(queryset: QuerySet[Any], only: tuple[str, ...] | None) -> QuerySet[Any]:

@@ -21,22 +21,29 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db.models import Model
 
 from drf_autoprefetch.columns import relation_field
+from drf_autoprefetch.conf import settings
+from drf_autoprefetch.sizes import generation, table_rows
 from drf_autoprefetch.tree import Kind, Relation
 
 __all__ = [
+    "DECISION_TTL",
     "MIN_ROWS",
     "Edge",
+    "Request",
     "apart",
     "candidates",
     "choose",
     "distinct_targets",
+    "relations_for",
+    "splits_by_cost",
     "threshold",
 ]
 
@@ -208,3 +215,104 @@ def _apart(relation: Relation, paths: frozenset[str], prefix: str) -> Relation:
         split=True,
         columns_why="all: loaded apart by the cost model, every column as the join would",
     )
+
+
+# ------------------------------------------------------------------ per request
+
+
+def splits_by_cost(splitting: str | bool | None) -> bool:
+    """Whether the cost model decides, for a plan whose serializer's ``autoprefetch_split``
+    gave ``splitting`` (``None``: the ``SPLIT`` setting decides)."""
+    return (settings.SPLIT if splitting is None else splitting) == "auto"
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the cost model reads of the query a plan is applied to."""
+
+    alias: str
+    model: type[Model]
+    #: The most root rows the caller expects to render (a page size), if it knows.
+    rows: int | None
+    #: The length of the query's slice, if it is sliced.
+    span: int | None
+    #: Whether the query filters its rows (then its table's size bounds nothing).
+    filtered: bool
+
+    def root_rows(self, sizes: Sizes) -> float | None:
+        """How many root rows are expected: the caller's, the slice's, or (when nothing
+        is filtered) the table's size; each bounded by the table's size."""
+        rows = self.rows
+        if self.span is not None:
+            rows = self.span if rows is None else min(rows, self.span)
+        table = sizes(self.model)
+        if rows is None:
+            return None if self.filtered else table
+        return float(rows) if table is None else min(float(rows), table)
+
+
+#: How long a decision serves requests alike (seconds).
+DECISION_TTL = 60.0
+#: Decisions kept per relation tree at most (one per database and page size, in practice).
+_DECISIONS = 64
+#: The memo key of what the cost model keeps (no lookup path contains a space).
+_MEMO = "apart ?"
+
+
+@dataclass
+class _Kept:
+    """What the cost model found of one relation tree, kept with its first relation."""
+
+    relations: tuple[Relation, ...]
+    edges: list[Edge]
+    variants: dict[frozenset[str], tuple[Relation, ...]] = field(default_factory=dict)
+    #: (request, sizes' generation) -> (good until, the ``TABLE_ROWS`` read, the paths)
+    decisions: dict[tuple[Request, int], tuple[float, Any, frozenset[str]]] = field(
+        default_factory=dict
+    )
+
+
+def relations_for(
+    model: type[Model], relations: tuple[Relation, ...], request: Request
+) -> tuple[Relation, ...]:
+    """``relations`` (of a plan for ``model``) with the relations that pay to load apart
+    for ``request`` so loaded; the same tuple when none does."""
+    kept = _kept(relations)
+    if not kept.edges:
+        return relations
+    paths = _decided(kept, model, request)
+    if not paths:
+        return relations
+    variant = kept.variants.get(paths)
+    if variant is None:
+        variant = kept.variants[paths] = apart(relations, paths)
+    return variant
+
+
+def _kept(relations: tuple[Relation, ...]) -> _Kept:
+    memo = relations[0].memo
+    kept = memo.get(_MEMO)
+    if kept is None or kept.relations is not relations:
+        kept = memo[_MEMO] = _Kept(relations, candidates(relations))
+    assert isinstance(kept, _Kept)
+    return kept
+
+
+def _decided(kept: _Kept, model: type[Model], request: Request) -> frozenset[str]:
+    """The paths to load apart for ``request``: decided once for requests alike while
+    the sizes hold (statistics not read again, the same ``TABLE_ROWS``)."""
+    now = time.monotonic()
+    given = settings.TABLE_ROWS
+    found = kept.decisions.get((request, generation()))
+    if found is not None and found[0] > now and found[1] is given:
+        return found[2]
+
+    def sizes(each: type[Model]) -> float | None:
+        return table_rows(each, request.alias)
+
+    paths = choose(model, kept.relations, request.root_rows(sizes), sizes)
+    if len(kept.decisions) >= _DECISIONS:
+        kept.decisions.clear()
+    # Keyed by the generation after the sizes were read (they may have been just now).
+    kept.decisions[(request, generation())] = (now + DECISION_TTL, given, paths)
+    return paths
