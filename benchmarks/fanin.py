@@ -6,6 +6,9 @@ second query brings one instance per distinct product. The sweep varies the numb
 lines of a request (10 to 4,000) and the fan-in (distinct products per line: 1.0 to
 0.01), on the main leg's database, with and without a simulated round trip of 0.5 ms per
 query. Medians of round-robin runs; the ratio is split / join (below 1: split faster).
+
+Each cell also records what the loading cost model (``SPLIT = "auto"``) chooses for that
+request, given the seeded tables' sizes and every basket as the request's rows.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import connection
+from django.db.models import Model
 from rest_framework import serializers
 
-__all__ = ["FAN_INS", "LINES", "fan_in_sweep"]
+__all__ = ["FAN_INS", "LINES", "cost_model_choice", "fan_in_sweep"]
 
 LINES = (10, 100, 1000, 4000)
 FAN_INS = (1.0, 0.5, 0.1, 0.01)
@@ -55,7 +59,8 @@ def _serializers() -> tuple[type[Any], type[Any]]:
     return JoinedBasketSerializer, SplitBasketSerializer
 
 
-def _seed(lines: int, fan_in: float) -> None:
+def _seed(lines: int, fan_in: float) -> dict[type[Model], int]:
+    """Seed the baskets, lines and products of one cell; return each table's rows."""
     from benchmarks.benchapp.models import Basket, Line, Product
 
     Line.objects.all().delete()
@@ -74,6 +79,23 @@ def _seed(lines: int, fan_in: float) -> None:
         ),
         batch_size=500,
     )
+    return {Basket: len(baskets), Line: lines, Product: len(products)}
+
+
+def cost_model_choice(serializer: type[Any], tables: dict[type[Model], int]) -> str:
+    """What the loading cost model chooses for the lines' products when a request reads
+    every row of ``serializer``'s model: ``"split"`` or ``"join"``, from ``tables``' rows."""
+    from drf_autoprefetch import plan_for
+    from drf_autoprefetch.loading import choose
+
+    plan = plan_for(serializer)
+
+    def sizes(model: type[Model]) -> float | None:
+        rows = tables.get(model)
+        return None if rows is None else float(rows)
+
+    paths = choose(plan.model, plan.relations, sizes(plan.model), sizes)
+    return "split" if "lines__product" in paths else "join"
 
 
 def _round_trip(
@@ -96,32 +118,37 @@ def _time(render: Callable[[], Any], round_trip: bool) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def fan_in_sweep(runs: int = 7) -> list[dict[str, Any]]:
+def _medians(serializers: dict[str, type[Any]], round_trip: bool, runs: int) -> dict[str, float]:
+    """Median milliseconds of rendering every basket with each serializer, round-robin."""
     from benchmarks.benchapp.models import Basket
     from drf_autoprefetch import optimize
 
+    times: dict[str, list[float]] = {name: [] for name in serializers}
+    for _ in range(runs):
+        for name, serializer in serializers.items():
+            rows = optimize(Basket.objects.all(), serializer)
+            render = lambda s=serializer, r=rows: s(r, many=True).data  # noqa: E731
+            times[name].append(_time(render, round_trip))
+    return {name: statistics.median(found) for name, found in times.items()}
+
+
+def fan_in_sweep(runs: int = 7) -> list[dict[str, Any]]:
     joined, split = _serializers()
     cells = []
     for lines in LINES:
         for fan_in in FAN_INS:
-            _seed(lines, fan_in)
+            auto = cost_model_choice(joined, _seed(lines, fan_in))
             for round_trip in (False, True):
-                times: dict[str, list[float]] = {"join": [], "split": []}
-                for _ in range(runs):
-                    for name, serializer in (("join", joined), ("split", split)):
-                        rows = optimize(Basket.objects.all(), serializer)
-                        render = lambda s=serializer, r=rows: s(r, many=True).data  # noqa: E731
-                        times[name].append(_time(render, round_trip))
-                join_ms = statistics.median(times["join"])
-                split_ms = statistics.median(times["split"])
+                medians = _medians({"join": joined, "split": split}, round_trip, runs)
                 cells.append(
                     {
                         "lines": lines,
                         "fan_in": fan_in,
                         "round_trip": round_trip,
-                        "join_ms": join_ms,
-                        "split_ms": split_ms,
-                        "ratio": split_ms / join_ms,
+                        "join_ms": medians["join"],
+                        "split_ms": medians["split"],
+                        "ratio": medians["split"] / medians["join"],
+                        "auto": auto,
                     }
                 )
     return cells

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BASELINES", "LABELS", "LEGS", "Leg", "legs_for"]
+__all__ = ["BASELINES", "LABELS", "LEGS", "MAIN", "Leg", "legs_for"]
 
 LABELS = {
     "unoptimized": "unoptimized",
     "hand": "hand-written plan",
     "autoprefetch": "drf_autoprefetch",
+    "autoprefetch_auto": "drf_autoprefetch, SPLIT auto",
     "fetch_peers": "FETCH_PEERS",
     "auto_prefetching": "django-auto-prefetching",
     "serializer_prefetch": "drf-serializer-prefetch",
     "fastdrf": "django-fastdrf",
 }
+
+#: The strategies of the main leg, in the order the report shows them.
+MAIN = ("unoptimized", "hand", "autoprefetch", "autoprefetch_auto")
 
 #: What every comparison leg measures beside its own strategy.
 BASELINES = ("hand", "autoprefetch")
@@ -47,7 +51,7 @@ class Leg:
 
 
 LEGS = (
-    Leg("main", ("unoptimized", "hand", "autoprefetch")),
+    Leg("main", MAIN),
     Leg("django61", ("fetch_peers",), (DJANGO_61,)),
     Leg(
         "auto-prefetching",

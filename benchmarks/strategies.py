@@ -39,6 +39,28 @@ def _autoprefetch(scenario: Scenario) -> type:
     return _viewset(scenario, "autoprefetch", AutoPrefetchMixin)
 
 
+def _autoprefetch_auto(scenario: Scenario) -> type:
+    from drf_autoprefetch import AutoPrefetchMixin
+
+    _read_statistics(scenario)
+    # The same fields, so the same JSON; only the loading cost model is switched on.
+    serializer = type(
+        f"Auto{scenario.serializer.__name__}",
+        (scenario.serializer,),
+        {"autoprefetch_split": "auto"},
+    )
+    return _viewset(scenario, "autoprefetch_auto", AutoPrefetchMixin, serializer_class=serializer)
+
+
+def _read_statistics(scenario: Scenario) -> None:
+    """Read the database's table statistics afresh, as the cost model keeps them (for ten
+    minutes): the requests measured next are steady ones, which read none."""
+    from drf_autoprefetch import sizes
+
+    sizes.clear()
+    sizes.table_rows(scenario.model, scenario.model._default_manager.db)
+
+
 def _fetch_peers(scenario: Scenario) -> type:
     from django.db.models import FETCH_PEERS  # Django 6.1 and later
 
@@ -77,6 +99,7 @@ STRATEGIES: dict[str, Builder] = {
     "unoptimized": _unoptimized,
     "hand": _hand,
     "autoprefetch": _autoprefetch,
+    "autoprefetch_auto": _autoprefetch_auto,
     "fetch_peers": _fetch_peers,
     "auto_prefetching": _auto_prefetching,
     "serializer_prefetch": _serializer_prefetch,
