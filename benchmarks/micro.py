@@ -7,7 +7,6 @@
 - the mixin's ``get_queryset()`` with the plan cached, next to DRF's own;
 - the same for serializers whose fields vary per request (:mod:`benchmarks.dynamic`);
 - the column-pruning set (:mod:`benchmarks.columns`);
-- the fan-in sweep of joining or splitting a to-one relation (:mod:`benchmarks.fanin`).
 """
 
 from __future__ import annotations
@@ -85,7 +84,4 @@ def micro_benchmarks() -> dict[str, Any]:
     from benchmarks.columns import column_benchmarks
 
     found["columns"] = column_benchmarks()
-    from benchmarks.fanin import fan_in_sweep
-
-    found["fan_in"] = fan_in_sweep()
     return found

@@ -371,6 +371,7 @@ def _results(args: argparse.Namespace) -> dict[str, Any]:
         "legs": {},
         "databases": {},
         "cells": [],
+        "fan_in": {},
     }
 
 
@@ -384,6 +385,8 @@ class _Run:
         self.legs = legs_for(set(args.strategies))
         self.interpreters: dict[str, str | None] = {}
         self.micro_done = args.no_micro
+        #: The backends the fan-in sweep ran on (once each, on the main leg).
+        self.fan_in_done: set[str] = set()
         self.settings = {
             "budget": args.budget,
             "min_runs": args.min_runs,
@@ -438,6 +441,9 @@ class _Run:
                 else self.args.peer_min_runs,
             },
             "micro": leg.requirements is None and not self.micro_done,
+            "fan_in": leg.requirements is None
+            and not self.args.no_micro
+            and database.backend not in self.fan_in_done,
         }
         output, error = _worker(python, "run", spec, database, self.work)
         if output is None:
@@ -446,6 +452,9 @@ class _Run:
         if "micro" in output:
             self.micro_done = True
             self.results["micro"] = output["micro"]
+        if "fan_in" in output:
+            self.fan_in_done.add(database.backend)
+            self.results["fan_in"][database.backend] = output["fan_in"]
         self.results["legs"][leg.name]["environment"] = output["environment"]
         self.results["cells"] += output["cells"]
 

@@ -411,6 +411,10 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         from benchmarks.micro import micro_benchmarks
 
         result["micro"] = micro_benchmarks()
+    if spec.get("fan_in"):
+        from benchmarks.fanin import fan_in_sweep
+
+        result["fan_in"] = fan_in_sweep()
     return result
 
 

@@ -18,7 +18,13 @@ from typing import Any
 
 import pytest
 
-from benchmarks.report import Results, _fan_in_section, goals, split_queries
+from benchmarks.report import (
+    Results,
+    _fan_in_section,
+    _fan_in_sections,
+    goals,
+    split_queries,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ("orders", "books", "authors", "rooms", "deep", "wide")
@@ -179,12 +185,34 @@ def test_report_marks_the_cost_models_choice_in_the_fan_in_table():
         )
     )
     assert "| 10 | none | x1.30 join | - |" in section
+    assert (
+        "splitting was at least 5% faster in 2 of 3 cells: 1,000 lines at fan-in 0.5 (x0.90); "
+        "1,000 lines at fan-in 0.01 (x0.93)."
+    ) in section
     assert "| 1,000 | none | x0.90 join | x0.93 split |" in section
     assert "chose the faster option, or one within 5% of it, in 2 of 3 cells" in section
     assert (
         "not in: 1,000 lines, fan-in 0.5, no round trip (chose join: x1.11 the time of split)"
         in section
     )
+
+
+def test_report_has_a_fan_in_table_per_database_swept():
+    cells = [_fan_in(1000, 0.01, 10.0, 9.3, "split")]
+    results = Results(
+        {
+            "cells": [],
+            "options": {"sizes": [10], "databases": ["sqlite"], "scenarios": []},
+            "legs": {},
+            "fan_in": {"sqlite": cells, "postgresql": cells},
+        }
+    )
+
+    text = "\n".join(_fan_in_sections(results))
+
+    assert "split time / join time on SQLite (below 1" in text
+    assert "split time / join time on PostgreSQL (loopback) (below 1" in text
+    assert text.count("| 1,000 | none | x0.93 split |") == 2
 
 
 def test_fan_in_cost_model_choice(tmp_path):
@@ -209,3 +237,37 @@ def test_fan_in_cost_model_choice(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == ["split", "join", "join"]
+
+
+def _fan_in_results(cells):
+    return Results(
+        {
+            "cells": [],
+            "options": {"sizes": [10], "databases": ["postgresql"], "scenarios": []},
+            "legs": {},
+            "fan_in": {"postgresql": cells},
+        }
+    )
+
+
+def test_the_fan_in_goal_times_the_splits_the_cost_model_chose_on_postgresql():
+    from benchmarks.report import _fan_in_goal
+
+    met = _fan_in_goal(
+        _fan_in_results(
+            [
+                _fan_in(1000, 0.01, 10.0, 9.0, "split"),
+                _fan_in(1000, 0.5, 10.0, 14.0, "join"),  # not chosen: not judged
+                _fan_in(100, 0.01, 1.0, 0.5, "split"),  # under 1,000 lines: not judged
+            ]
+        )
+    )
+    missed = _fan_in_goal(_fan_in_results([_fan_in(4000, 0.02, 10.0, 9.8, "split")]))
+    none = _fan_in_goal(_fan_in_results([_fan_in(4000, 0.5, 10.0, 14.0, "join")]))
+
+    assert (met.status, met.detail) == ("met", "1 cells checked: x0.90")
+    assert (missed.status, missed.detail) == (
+        "missed",
+        "1 of 1 cells: 4,000 lines, fan-in 0.02, no round trip: x0.98",
+    )
+    assert (none.status, none.detail) == ("missed", "no cell split")
