@@ -4,8 +4,8 @@ input (:mod:`drf_autoprefetch.loading`).
 Two sources, in this order:
 
 - ``DRF_AUTOPREFETCH["TABLE_ROWS"]``: row counts (or bounds) given per model label;
-- the database's own statistics, read by one query per database and kept for
-  :data:`STATISTICS_TTL` seconds: PostgreSQL's ``pg_class.reltuples``, MySQL's and
+- the database's own statistics, read by one query per database (on a connection of its
+  own) and kept for :data:`STATISTICS_TTL` seconds: PostgreSQL's ``pg_class.reltuples``, MySQL's and
   MariaDB's ``information_schema.TABLES.TABLE_ROWS``, SQLite's ``sqlite_stat1`` (written
   by ``ANALYZE``). A table the statistics say nothing of, or call empty (as a table
   never analyzed looks), has no known size.
@@ -90,14 +90,21 @@ def _statistics(alias: str) -> dict[str, float]:
 
 
 def _ask(alias: str) -> dict[str, float]:
-    """The row counts the statistics of database ``alias`` hold, by table name."""
-    connection = connections[alias]
+    """The row counts the statistics of database ``alias`` hold, by table name.
+
+    Read on a connection of its own, closed after: the request's connection runs no
+    query it did not ask for (its query count, its transaction and its strict mode are
+    left alone), and the statistics are those committed.
+    """
+    connection = connections.create_connection(alias)
     try:
         with connection.cursor() as cursor:
             rows = _rows(connection.vendor, cursor)
     except DatabaseError as exc:  # statistics that cannot be read are not known
         logger.debug("drf_autoprefetch: no table statistics on %r: %r", alias, exc)
         return {}
+    finally:
+        connection.close()
     return {str(name): float(count) for name, count in rows if count is not None}
 
 
