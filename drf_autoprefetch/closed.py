@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import ast
 import builtins
-import functools
+import contextlib
 import inspect
 import textwrap
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,8 +53,22 @@ def _overrides(cls: type, members: tuple[str, ...], skip: tuple[str, ...]) -> It
             yield member
 
 
-@functools.cache
+#: What :func:`_closed` found of each function, for as long as the function lives.
+_found: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
 def _closed(function: Any) -> bool:
+    try:
+        return _found[function]
+    except (KeyError, TypeError):  # not seen, or not weakly referable
+        pass
+    found = _reads_only_what_is_allowed(function)
+    with contextlib.suppress(TypeError):
+        _found[function] = found
+    return found
+
+
+def _reads_only_what_is_allowed(function: Any) -> bool:
     try:
         source = textwrap.dedent(inspect.getsource(function))
         tree = ast.parse(source)

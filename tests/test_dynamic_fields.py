@@ -725,3 +725,22 @@ def test_reading_get_serializers_arguments_defines_no_class():
 
     assert view.get_autoprefetch_kwargs()["fields"] == ["id"]
     assert Registered.registry == before
+
+
+def test_what_is_known_of_a_serializers_code_does_not_keep_it_alive():
+    import gc
+    import weakref
+
+    from drf_autoprefetch import closed
+
+    namespace: dict = {}
+    exec("def get_fields(self):\n    return super().get_fields()\n", namespace)
+    function = namespace.pop("get_fields")
+    # Source that cannot be read: not closed, and remembered as such while it lives.
+    assert closed._closed(function) is False
+    assert closed._found[function] is False
+    gone = weakref.ref(function)
+    del function
+    gc.collect()
+
+    assert gone() is None
