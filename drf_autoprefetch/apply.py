@@ -20,6 +20,7 @@ for every parent.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -49,6 +50,8 @@ __all__ = [
 ]
 
 Lookup: TypeAlias = "str | Prefetch[Any]"
+
+logger = logging.getLogger("drf_autoprefetch")
 
 
 @dataclass(frozen=True)
@@ -707,7 +710,16 @@ def applied_relations(
     query = queryset.query
     span = None if query.high_mark is None else query.high_mark - query.low_mark
     request = loading.Request(queryset.db, queryset.model, rows, span, bool(query.where))
-    return loading.relations_for(plan.model, plan.relations, request)
+    try:
+        return loading.relations_for(plan.model, plan.relations, request)
+    except Exception:  # an optimization only: the plan as printed serves the request
+        logger.warning(
+            "drf_autoprefetch: the loading cost model failed for %s; the plan's joins are "
+            "kept. Please report it.",
+            plan.model._meta.label,
+            exc_info=True,
+        )
+        return plan.relations
 
 
 def loading_relations(

@@ -190,7 +190,9 @@ def _link_model(parent: type[Model], lookup: str) -> type[Model] | None:
     if field is None:
         return None
     if field.many_to_many:
-        through = field.remote_field.through if field.concrete else field.through
+        # A reverse relation (ManyToManyRel) holds the through model itself; a
+        # ManyToManyField, on its remote_field (whether Django calls it concrete or not).
+        through = getattr(field, "through", None) or field.remote_field.through
         return through if isinstance(through, type) else None
     related = field.related_model
     return related if isinstance(related, type) else None

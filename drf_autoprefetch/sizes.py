@@ -104,8 +104,16 @@ def _ask(alias: str) -> dict[str, float]:
         logger.debug("drf_autoprefetch: no table statistics on %r: %r", alias, exc)
         return {}
     finally:
-        connection.close()
+        _close(connection)
     return {str(name): float(count) for name, count in rows if count is not None}
+
+
+def _close(connection: Any) -> None:
+    connection.close()
+    raw = connection.connection
+    if raw is not None:  # Django keeps an in-memory SQLite database open on close()
+        raw.close()
+        connection.connection = None
 
 
 def _rows(vendor: str, cursor: Any) -> list[tuple[Any, Any]]:

@@ -481,3 +481,25 @@ def test_statistics_read_again_are_decided_on_again(many_reviews, settings, monk
     assert applied_relations(Book.objects.all(), plan) != plan.relations  # kept
     sizes.clear()
     assert applied_relations(Book.objects.all(), plan) is plan.relations
+
+
+@pytest.mark.django_db
+def test_a_failing_cost_model_keeps_the_plans_joins(many_reviews, settings, monkeypatch, caplog):
+    from drf_autoprefetch import loading
+
+    def broken(*args):
+        raise AttributeError("a relation of a shape never seen")
+
+    monkeypatch.setattr(loading, "relations_for", broken)
+    auto(settings, TABLE_ROWS=TABLE_ROWS)
+    expected, _ = rendered(shapes.BookReviewsSerializer, list(Book.objects.all()))
+
+    data, queries = rendered(
+        shapes.BookReviewsSerializer, optimize(Book.objects.all(), shapes.BookReviewsSerializer)
+    )
+
+    assert (data, queries) == (expected, 2)
+    assert caplog.messages == [
+        "drf_autoprefetch: the loading cost model failed for testapp.Book; the plan's joins "
+        "are kept. Please report it."
+    ]
