@@ -20,6 +20,7 @@ from rest_framework import serializers
 from drf_autoprefetch import hints, optimize, plan_for
 from drf_autoprefetch.tree import Kind
 from tests.testapp.models import (
+    Book,
     Device,
     DeviceBay,
     DeviceType,
@@ -619,3 +620,71 @@ def test_serializers_built_in_code_over_changed_rows_never_fail_planning(dcim):
     assert data == render(BuiltInCodeSerializer, Device.objects.all())
     assert count == plan.query_count == 2
     assert [relation.attr for relation in plan.relations] == ["interfaces"]
+
+
+class LongChapterCountSerializer(serializers.ModelSerializer):
+    """Chains a query method onto a property that returns a filtered queryset."""
+
+    long_chapters = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Book
+        fields = ["id", "long_chapters"]
+
+    def get_long_chapters(self, obj):
+        return obj.long_chapters.filter(title__startswith="C").count()
+
+
+def test_a_query_chained_onto_a_propertys_queryset_is_reported():
+    plan = plan_for(LongChapterCountSerializer)
+
+    assert plan.relations == ()
+    assert plan.warnings == (
+        "LongChapterCountSerializer.long_chapters: Book.long_chapters calls .filter() on "
+        "chapters, a query of its own for each row that no prefetch serves; declare a "
+        "Prefetch(..., to_attr=...) in @hints(...) and read that attribute instead.",
+    )
+
+
+class LaterChaptersSerializer(serializers.ModelSerializer):
+    later = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Book
+        fields = ["id", "later"]
+
+    def get_later(self, obj):
+        return [chapter.title for chapter in obj.chapters_from_two()]
+
+
+def test_a_partial_method_is_read_through_to_its_function():
+    plan = plan_for(LaterChaptersSerializer)
+
+    assert plan.relations == ()
+    assert plan.warnings == (
+        "LaterChaptersSerializer.later: Book.chapters_from_two calls .filter() on chapters, "
+        "a query of its own for each row that no prefetch serves; declare a "
+        "Prefetch(..., to_attr=...) in @hints(...) and read that attribute instead.",
+    )
+
+
+class SiblingsSerializer(serializers.ModelSerializer):
+    siblings = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Book
+        fields = ["id", "siblings"]
+
+    def get_siblings(self, obj):
+        return [book.title for book in obj.get_siblings()]
+
+
+def test_the_object_handed_to_a_callee_found_at_run_time_is_reported():
+    plan = plan_for(SiblingsSerializer)
+
+    assert plan.relations == ()
+    assert plan.warnings == (
+        "SiblingsSerializer.siblings: Book.get_siblings hands the object to "
+        "getattr(type(self).objects, method)(), which the planner does not follow; decorate "
+        "the code with @hints(...) naming what it reads.",
+    )

@@ -330,8 +330,9 @@ class _Reader(ast.NodeVisitor):
             self._method_call(node, func)
         elif isinstance(func, ast.Name):
             self._function_call(node, func.id)
-        else:
-            self.generic_visit(node)
+        else:  # a callee found at run time: getattr(manager, name)(obj), a lambda's call
+            self.visit(func)
+            self._arguments(node, f"{ast.unparse(func)}()")
 
     def _method_call(self, node: ast.Call, func: ast.Attribute) -> None:
         if _is_super(func.value):  # super().to_representation(obj): the declared fields

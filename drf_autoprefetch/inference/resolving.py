@@ -78,7 +78,10 @@ def _resolve_reading(model: type[Model], reading: Reading, result: Inferred, ste
     for path, method, arguments in reading.defeated:
         target = _related_manager(model, path)
         if target is None:
-            continue  # a dict's .get(), a query on a class: not the rows of a relation
+            # Not the rows of a relation (a dict's .get(), a query on a class), unless a
+            # property or method of the model gives them: its code is read in turn.
+            _resolve(model, Access(path), result, step)
+            continue
         names = [name for name in path if name != ROWS]
         call = (
             f"combines {'.'.join(names)} with {method}"

@@ -9,6 +9,7 @@ and notes hide the rows of other tenants than the one a request names.
 
 from __future__ import annotations
 
+import functools
 from contextvars import ContextVar
 
 from django.contrib.contenttypes.fields import GenericForeignKey, GenericRelation
@@ -175,6 +176,23 @@ class Book(models.Model):
     @hints(prefetch_related=["authors"])
     def author_names(self):
         return ", ".join(author.name for author in self.authors.all())
+
+    @property
+    def long_chapters(self):
+        """A filtered queryset, as model code often returns one (a query per book)."""
+        return self.chapters.filter(number__gt=1)
+
+    def _chapters_from(self, number):
+        return self.chapters.filter(number__gte=number)
+
+    #: A method built from another one.
+    chapters_from_two = functools.partialmethod(_chapters_from, 2)
+
+    def _moved(self, *args, method):
+        return getattr(type(self).objects, method)(self, *args)
+
+    #: A method dispatched at run time, as django-treebeard's moved tree methods are.
+    get_siblings = functools.partialmethod(_moved, method="get_siblings")
 
 
 class Chapter(models.Model):
