@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Model
+from django.db.models.fields.reverse_related import ManyToOneRel, OneToOneRel
 
-from drf_autoprefetch.columns import ColumnChoice, Pruning, choose, link_columns
+from drf_autoprefetch.columns import ColumnChoice, Pruning, choose, link_columns, relation_field
 from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.modelinfo import Attr
 from drf_autoprefetch.tree import Kind, Relation
@@ -23,6 +24,7 @@ __all__ = [
     "Walk",
     "Warnings",
     "find",
+    "fold_back_references",
     "freeze_all",
     "splittable",
     "warning_text",
@@ -273,6 +275,51 @@ class Freezing:
 
 def freeze_all(children: dict[str, Draft], how: Freezing) -> tuple[Relation, ...]:
     return tuple(children[name].freeze(how) for name in sorted(children))
+
+
+def fold_back_references(draft: Draft) -> set[str]:
+    """Drop each join back to the parent rows of a reverse foreign key's prefetch, where
+    the parent rows can serve it; return the root columns this made the root read.
+
+    Django sets the foreign key of each row a reverse foreign key prefetches to the parent
+    row it was read for (``line.order is order``), unless that row already holds one. A
+    join of ``order`` into the lines' query would build one more copy of each order per
+    line, for values the parent row holds: a field reading ``order.currency`` below
+    ``lines`` reads it from the parent instead, which loads that column. Only a join that
+    reads columns (no relation below it, no code whose reads are unknown) is dropped.
+    """
+    read: set[str] = set()
+    for child in list(draft.children.values()):
+        read |= fold_back_references(child)
+    parent = draft.parent
+    if draft.kind is not Kind.PREFETCH or draft.plain or parent is None or parent.model is None:
+        return read
+    back = draft.children.get(_back_link(parent.model, draft.lookup) or "")
+    if back is None or not _served_by(back, parent.model):
+        return read
+    parent.reads |= back.reads
+    del draft.children[back.attr]
+    return read | back.reads if parent.is_root else read
+
+
+def _back_link(model: type[Model], lookup: str) -> str | None:
+    """The name of the foreign key a reverse foreign key ``lookup`` of ``model`` follows."""
+    field: Any = relation_field(model, lookup)
+    if not isinstance(field, ManyToOneRel) or isinstance(field, OneToOneRel):
+        return None
+    return str(field.field.name)
+
+
+def _served_by(back: Draft, model: type[Model]) -> bool:
+    """Whether the parent rows of ``model`` serve what ``back`` reads: its columns only."""
+    return (
+        back.kind is Kind.JOIN
+        and back.model is model
+        and back.attr == back.lookup
+        and not (back.children or back.annotations or back.plain or back.loose)
+        and back.queryset is None
+        and not back.whole_row
+    )
 
 
 def splittable(root: Draft) -> list[str]:

@@ -37,7 +37,16 @@ from rest_framework.serializers import BaseSerializer
 from drf_autoprefetch import conf
 from drf_autoprefetch.closed import builds_from_arguments
 from drf_autoprefetch.columns import Pruning, relation_field
-from drf_autoprefetch.drafts import Draft, Freezing, Walk, Warnings, find, freeze_all, splittable
+from drf_autoprefetch.drafts import (
+    Draft,
+    Freezing,
+    Walk,
+    Warnings,
+    find,
+    fold_back_references,
+    freeze_all,
+    splittable,
+)
 from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.hinted import apply_hints
 from drf_autoprefetch.hinting import Hints, get_hints
@@ -665,6 +674,7 @@ def build_plan(
     # A selection method's answer does not prune columns: see Freezing.exact.
     exact = selection is None
     mode = pruning_of(type(serializer)) if exact else False
+    planner.columns.extend(sorted(fold_back_references(root)))
     splitting, paths = split_paths(type(serializer), root)
     how = Freezing(planner.warnings, mode, paths, exact)
     relations = freeze_all(root.children, how)

@@ -1,0 +1,140 @@
+"""A field below a reverse foreign key's prefetch reading the parent row back
+(``lines -> order.currency``): Django hands each prefetched row its parent instance, so
+the plan joins nothing back; the parent rows load what is read."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework import serializers
+
+from drf_autoprefetch import optimize, plan_for
+from tests.testapp.models import Book, Category, Chapter
+
+
+class ChapterOfBookSerializer(serializers.ModelSerializer):
+    """As oscarapi's order lines render ``source="order.currency"``."""
+
+    book_title = serializers.CharField(source="book.title")
+    book_isbn = serializers.CharField(source="book.isbn")
+
+    class Meta:
+        model = Chapter
+        fields = ["id", "number", "book_title", "book_isbn"]
+
+
+class BookWithChaptersSerializer(serializers.ModelSerializer):
+    chapters = ChapterOfBookSerializer(many=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "chapters"]
+
+
+class CategoryBooksChaptersSerializer(serializers.ModelSerializer):
+    books = BookWithChaptersSerializer(many=True)
+
+    class Meta:
+        model = Category
+        fields = ["id", "name", "books"]
+
+
+class ChapterWithCategorySerializer(serializers.ModelSerializer):
+    category = serializers.CharField(source="book.category.name")
+
+    class Meta:
+        model = Chapter
+        fields = ["id", "category"]
+
+
+class BookChapterCategoriesSerializer(serializers.ModelSerializer):
+    chapters = ChapterWithCategorySerializer(many=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "chapters"]
+
+
+def rendered(serializer_class, rows):
+    with CaptureQueriesContext(connection) as captured:
+        data = json.dumps(serializer_class(rows, many=True).data, sort_keys=True)
+    return data, len(captured)
+
+
+def test_the_plan_joins_nothing_back_to_the_parent():
+    plan = plan_for(BookWithChaptersSerializer)
+
+    assert str(plan) == "testapp.Book\n  prefetch chapters (testapp.Chapter)"
+    assert plan.columns == ("id", "isbn", "title")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("prune", [False, True])
+def test_the_parent_rows_serve_what_is_read_back(world, settings, prune):
+    settings.DRF_AUTOPREFETCH = {"PRUNE_COLUMNS": prune}
+    expected, _ = rendered(BookWithChaptersSerializer, list(Book.objects.all()))
+
+    optimized = optimize(Book.objects.all(), BookWithChaptersSerializer)
+    data, queries = rendered(BookWithChaptersSerializer, optimized)
+
+    assert data == expected
+    assert queries == 2
+    for book in optimized:
+        assert all(chapter.book is book for chapter in book.chapters.all())
+
+
+@pytest.mark.django_db
+def test_a_queryset_that_defers_what_is_read_back_loads_it(world):
+    expected, _ = rendered(BookWithChaptersSerializer, list(Book.objects.all()))
+
+    optimized = optimize(Book.objects.only("pk"), BookWithChaptersSerializer)
+
+    assert rendered(BookWithChaptersSerializer, optimized) == (expected, 2)
+
+
+@pytest.mark.django_db
+def test_below_a_prefetch_the_prefetched_parents_serve_it(world):
+    plan = plan_for(CategoryBooksChaptersSerializer)
+    expected, _ = rendered(CategoryBooksChaptersSerializer, list(Category.objects.all()))
+
+    data, queries = rendered(
+        CategoryBooksChaptersSerializer,
+        optimize(Category.objects.all(), CategoryBooksChaptersSerializer),
+    )
+
+    assert str(plan) == (
+        "testapp.Category\n  prefetch books (testapp.Book)\n    prefetch chapters (testapp.Chapter)"
+    )
+    assert (data, queries) == (expected, 3)
+
+
+@pytest.mark.django_db
+def test_rows_in_hand_get_their_parents_too(world):
+    expected, _ = rendered(BookWithChaptersSerializer, list(Book.objects.all()))
+    rows = list(Book.objects.all())
+
+    optimize(rows, BookWithChaptersSerializer)
+
+    assert rendered(BookWithChaptersSerializer, rows) == (expected, 0)
+
+
+@pytest.mark.django_db
+def test_a_relation_read_beyond_the_parent_keeps_the_join(world):
+    plan = plan_for(BookChapterCategoriesSerializer)
+    expected, _ = rendered(BookChapterCategoriesSerializer, list(Book.objects.all()))
+
+    data, queries = rendered(
+        BookChapterCategoriesSerializer,
+        optimize(Book.objects.all(), BookChapterCategoriesSerializer),
+    )
+
+    assert str(plan) == (
+        "testapp.Book\n"
+        "  prefetch chapters (testapp.Chapter)\n"
+        "    select book (testapp.Book)\n"
+        "      select category (testapp.Category)"
+    )
+    assert (data, queries) == (expected, 2)
