@@ -674,8 +674,10 @@ def build_plan(
     # A selection method's answer does not prune columns: see Freezing.exact.
     exact = selection is None
     mode = pruning_of(type(serializer)) if exact else False
-    planner.columns.extend(sorted(fold_back_references(root)))
     splitting, paths = split_paths(type(serializer), root)
+    # After the check of autoprefetch_split: a join back to the parent it names is valid,
+    # and needs no query at all.
+    planner.columns.extend(sorted(fold_back_references(root)))
     how = Freezing(planner.warnings, mode, paths, exact)
     relations = freeze_all(root.children, how)
     columns = root.columns(mode)

@@ -138,3 +138,10 @@ def test_a_relation_read_beyond_the_parent_keeps_the_join(world):
         "      select category (testapp.Category)"
     )
     assert (data, queries) == (expected, 2)
+
+
+def test_a_split_declared_on_the_join_back_is_accepted_and_needs_no_query():
+    class Declared(BookWithChaptersSerializer):
+        autoprefetch_split = ("chapters__book",)
+
+    assert str(plan_for(Declared)) == "testapp.Book\n  prefetch chapters (testapp.Chapter)"
