@@ -26,7 +26,6 @@ DEFAULTS: dict[str, Any] = {
 
 ON_UNPLANNABLE_CHOICES = ("warn", "ignore", "raise")
 PRUNE_COLUMNS_CHOICES = ("auto", True, False)
-SPLIT_CHOICES = ("auto", False)
 
 
 class Settings:
@@ -56,7 +55,7 @@ class Settings:
                 f"{SETTING_NAME}['PRUNE_COLUMNS'] is {values['PRUNE_COLUMNS']!r}, must be "
                 "'auto', True or False."
             )
-        if values["SPLIT"] not in SPLIT_CHOICES or values["SPLIT"] is True:
+        if not (values["SPLIT"] is False or values["SPLIT"] == "auto"):  # not 0, not True
             raise ImproperlyConfigured(
                 f"{SETTING_NAME}['SPLIT'] is {values['SPLIT']!r}, must be 'auto' or False."
             )

@@ -377,6 +377,7 @@ def test_the_statistics_are_read_once_per_database_while_fresh(monkeypatch):
             {"SPLIT": True},
             "DRF_AUTOPREFETCH['SPLIT'] is True, must be 'auto' or False.",
         ),
+        ({"SPLIT": 0}, "DRF_AUTOPREFETCH['SPLIT'] is 0, must be 'auto' or False."),
         (
             {"TABLE_ROWS": [("testapp.Book", 3)]},
             "DRF_AUTOPREFETCH['TABLE_ROWS'] must be a dict of model labels to row counts, "
