@@ -91,18 +91,37 @@ def _split(
     return select, specs
 
 
-def _split_once(relations: tuple[Relation, ...]) -> tuple[list[str], list[_Spec]]:
+@dataclass(frozen=True)
+class _Level:
+    """What one query level of a plan loads, worked out once for a relation tuple."""
+
+    relations: tuple[Relation, ...]
+    select: tuple[str, ...]
+    specs: tuple[_Spec, ...]
+    #: The lookups of ``specs`` onto a QuerySet that prefetches nothing yet, where the
+    #: built ``Prefetch`` objects can serve every request (see :func:`_build`).
+    lookups: tuple[Lookup, ...] | None
+
+
+def _level(relations: tuple[Relation, ...]) -> _Level:
     """:func:`_split` of a level no prefetch of the queryset takes, kept with its first
     relation for the next request (for this very tuple: the relation may head another)."""
     memo = relations[0].memo
-    kept = memo.get(_SPLIT)
-    if kept is None or kept[0] is not relations:
-        kept = memo[_SPLIT] = (relations, *_split(relations, frozenset()))
-    return list(kept[1]), list(kept[2])
+    kept = memo.get(_LEVEL)
+    if kept is None or kept.relations is not relations:
+        select, specs = _split(relations, frozenset())
+        lookups = None
+        if all(_reusable(spec.relation) for spec in specs) and not any(
+            spec.relation.kind is Kind.GENERIC for spec in specs
+        ):
+            lookups = tuple(lookup for spec in specs for lookup in _kept(spec))
+        kept = memo[_LEVEL] = _Level(relations, tuple(select), tuple(specs), lookups)
+    assert isinstance(kept, _Level)
+    return kept
 
 
-#: The memo key of :func:`_split_once` (no lookup path contains a space).
-_SPLIT = "split ?"
+#: The memo key of :func:`_level` (no lookup path contains a space).
+_LEVEL = "level ?"
 
 #: How deep ``select_related()`` with no argument follows foreign keys (Django's default).
 _FOLLOW_ALL_DEPTH = 5
@@ -166,19 +185,32 @@ def _apply(
     elif taken or not relations:
         select, specs = _split(relations, taken)
     else:
-        select, specs = _split_once(relations)
+        level = _level(relations)
+        if level.lookups is not None and not existing and one_database():
+            # The common case, a queryset that prefetches nothing: the kept lookups.
+            queryset = _annotate(queryset, annotations)
+            return _loading(queryset, level.select, level.lookups)
+        select, specs = list(level.select), list(level.specs)
     queryset = _annotate(queryset, annotations)
     specs = _generic_specs_for(queryset, specs)
-    if not (select or specs):
+    # The merged list replaces the queryset's own.
+    lookups = tuple(_merge(list(existing), specs)) if specs else None
+    return _loading(queryset, select, lookups)
+
+
+def _loading(
+    queryset: QuerySet[Any], select: Sequence[str], lookups: tuple[Lookup, ...] | None
+) -> QuerySet[Any]:
+    """A copy of ``queryset`` joining ``select`` and prefetching ``lookups`` (``None``:
+    its own); ``queryset`` itself where there is nothing to add."""
+    if not select and lookups is None:
         return queryset
     # One copy for both, as select_related() and prefetch_related() would each make.
     loaded: QuerySet[Any] = queryset._chain()  # type: ignore[attr-defined]
     if select:
         loaded.query.add_select_related(select)
-    if specs:  # the merged list replaces the queryset's own
-        loaded._prefetch_related_lookups = tuple(  # type: ignore[attr-defined]
-            _merge(list(existing), specs)
-        )
+    if lookups is not None:
+        loaded._prefetch_related_lookups = lookups  # type: ignore[attr-defined]
     return loaded
 
 
@@ -387,12 +419,19 @@ def _build(spec: _Spec, inner: Sequence[Prefetch[Any]] = ()) -> list[Lookup]:
     """
     if inner or not _reusable(spec.relation):
         return _build_now(spec, inner)
-    built = spec.relation.memo.get(spec.through)
-    if built is None:
-        built = spec.relation.memo[spec.through] = tuple(_build_now(spec))
+    built = _kept(spec)
     if one_database():  # no hint can route elsewhere
         return list(built)
     return [_fresh(lookup) for lookup in built]
+
+
+def _kept(spec: _Spec) -> tuple[Lookup, ...]:
+    """The lookups built for ``spec`` once, for every request (a reusable relation)."""
+    built = spec.relation.memo.get(spec.through)
+    if built is None:
+        built = spec.relation.memo[spec.through] = tuple(_build_now(spec))
+    assert isinstance(built, tuple)
+    return built
 
 
 def one_database() -> bool:

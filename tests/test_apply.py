@@ -383,5 +383,11 @@ def test_with_one_database_the_kept_prefetches_serve_every_request(
 
     shared = first._prefetch_related_lookups[0] is again._prefetch_related_lookups[0]
     assert shared is one_database  # else each request gets copies with hints of its own
+    # Onto a queryset that prefetches nothing, the very tuple of lookups is kept.
+    kept = first._prefetch_related_lookups is again._prefetch_related_lookups
+    assert kept is one_database
+    mine = optimize(Book.objects.prefetch_related("reviews"), serializer)
+    assert mine._prefetch_related_lookups[-1] == "reviews"
+    assert (mine._prefetch_related_lookups[0] is first._prefetch_related_lookups[0]) is one_database
     assert json.dumps(serializer(first, many=True).data) == expected
     assert json.dumps(serializer(again, many=True).data) == expected
