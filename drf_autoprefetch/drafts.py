@@ -26,6 +26,7 @@ __all__ = [
     "find",
     "fold_back_references",
     "freeze_all",
+    "leave_alone",
     "splittable",
     "warning_text",
 ]
@@ -300,6 +301,24 @@ def fold_back_references(draft: Draft) -> set[str]:
     parent.reads |= back.reads
     del draft.children[back.attr]
     return read | back.reads if parent.is_root else read
+
+
+def leave_alone(root: Draft, marks: Iterable[tuple[str, str | None, bool]]) -> None:
+    """Drop the relations some code reads the loading of: ``(path of their parent, name
+    or None for every one, to-many or to-one)``. Loading such a relation would change
+    what that code returns; the parent keeps the key columns that load it later."""
+    for path, name, many in marks:
+        parent = find(root, path) if path else root
+        if parent is None or parent.model is None:
+            continue
+        for child in list(parent.children.values()):
+            if name is not None and name not in (child.attr, child.lookup):
+                continue
+            if (child.kind is Kind.PREFETCH) is not many:
+                continue
+            keys, _ = link_columns(parent.model, child.lookup)
+            parent.reads |= keys
+            del parent.children[child.attr]
 
 
 def _back_link(model: type[Model], lookup: str) -> str | None:

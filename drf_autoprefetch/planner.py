@@ -45,6 +45,7 @@ from drf_autoprefetch.drafts import (
     find,
     fold_back_references,
     freeze_all,
+    leave_alone,
     splittable,
 )
 from drf_autoprefetch.exceptions import PlanError
@@ -193,6 +194,9 @@ class _Planner:
         self.warnings = Warnings()
         self.unresolved: list[Missing] = []
         self.columns: list[str] = []
+        #: Relations some inferred code reads the loading of: ``(path of their parent,
+        #: name or None, to-many)``; the plan leaves them unloaded.
+        self.left_alone: list[tuple[str, str | None, bool]] = []
         self.dynamic = False
         #: Inside a serializer that code builds (found by inference): a source naming
         #: nothing is never an error there, whatever the field says.
@@ -276,6 +280,9 @@ class _Planner:
             self._load_inferred(draft, path, f"inferred from {origin}")
         for path, serializer_class in found.nested:
             self._nested_inferred(draft, path, serializer_class, walk)
+        for mark in found.left_alone:
+            where = "__".join(part for part in (draft.path, mark.path) if part)
+            self.left_alone.append((where, mark.name, mark.many))
         for problem in found.problems:
             self.warn(walk, problem, found.hints.get(problem))
         return True
@@ -671,6 +678,7 @@ def build_plan(
     planner = _Planner(serializer, selection)
     root = Draft(model)
     planner.serializer(serializer, root, Walk(type(serializer).__name__))
+    leave_alone(root, planner.left_alone)
     # A selection method's answer does not prune columns: see Freezing.exact.
     exact = selection is None
     mode = pruning_of(type(serializer)) if exact else False

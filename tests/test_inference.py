@@ -21,6 +21,8 @@ from drf_autoprefetch import hints, optimize, plan_for
 from drf_autoprefetch.tree import Kind
 from tests.testapp.models import (
     Book,
+    Category,
+    Chapter,
     Device,
     DeviceBay,
     DeviceType,
@@ -688,3 +690,145 @@ def test_the_object_handed_to_a_callee_found_at_run_time_is_reported():
         "getattr(type(self).objects, method)(), which the planner does not follow; decorate "
         "the code with @hints(...) naming what it reads.",
     )
+
+
+# ------------------------------------------- code reading what is loaded (pretalx)
+
+
+class ChapterTitleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Chapter
+        fields = ["id", "title"]
+
+
+class OrderedChaptersSerializer(serializers.ModelSerializer):
+    """Like pretalx's submission serializers: a method field reading a property whose
+    answer depends on whether the relation was prefetched."""
+
+    chapter_titles = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Book
+        fields = ["id", "chapter_titles"]
+
+    def get_chapter_titles(self, obj):
+        return [chapter.title for chapter in obj.chapters_in_order]
+
+
+class OrderedAndNestedChaptersSerializer(OrderedChaptersSerializer):
+    """The same relation read by a nested serializer too."""
+
+    chapters = ChapterTitleSerializer(many=True, read_only=True)
+    category_name = serializers.CharField(source="category_if_loaded", allow_null=True)
+    category = serializers.StringRelatedField()
+
+    class Meta:
+        model = Book
+        fields = ["id", "chapter_titles", "chapters", "category_name", "category"]
+
+
+@pytest.fixture
+def chapters(db):
+    category = Category.objects.create(name="Essays")
+    for index in range(3):
+        book = Book.objects.create(title=f"B{index}", isbn=f"isbn-{index}", category=category)
+        for number in (2, 1, 3):
+            Chapter.objects.create(book=book, number=number, title=f"{book.title}.{number}")
+
+
+def _rendered(serializer_class, queryset):
+    with CaptureQueriesContext(connection) as captured:
+        data = json.dumps(serializer_class(queryset, many=True).data)
+    return data, len(captured)
+
+
+ORDERED_WARNINGS = (
+    "Book.chapters_in_order calls .order_by() on chapters, a query of its own for each row "
+    "that no prefetch serves; declare a Prefetch(..., to_attr=...) in @hints(...) and read "
+    "that attribute instead.",
+    "Book.chapters_in_order reads whether chapters is loaded (its prefetch cache), so "
+    "loading it would change what the code returns: the plan leaves it unloaded. Decorate "
+    "the code with @hints(...) naming what it reads to plan it as declared.",
+)
+
+
+def test_code_reading_whether_a_relation_is_prefetched_keeps_its_answer(chapters):
+    plan = plan_for(OrderedChaptersSerializer)
+    expected, plain_count = _rendered(OrderedChaptersSerializer, Book.objects.all())
+
+    data, count = _rendered(
+        OrderedChaptersSerializer, optimize(Book.objects.all(), OrderedChaptersSerializer)
+    )
+
+    assert data == expected
+    assert '"chapter_titles": ["B0.1", "B0.2", "B0.3"]' in data  # the property's own query
+    assert plan.relations == ()
+    assert plan.warnings == tuple(
+        f"OrderedChaptersSerializer.chapter_titles: {warning}" for warning in ORDERED_WARNINGS
+    )
+    assert count == plain_count == 1 + 3
+
+
+def test_a_relation_whose_loading_code_reads_is_left_out_for_every_field(chapters):
+    plan = plan_for(OrderedAndNestedChaptersSerializer)
+    expected, plain_count = _rendered(OrderedAndNestedChaptersSerializer, Book.objects.all())
+
+    data, count = _rendered(
+        OrderedAndNestedChaptersSerializer,
+        optimize(Book.objects.all(), OrderedAndNestedChaptersSerializer),
+    )
+
+    assert data == expected
+    assert '"category_name": null' in data  # the category was not joined
+    assert plan.relations == ()
+    assert plan.warnings == (
+        *(
+            f"OrderedAndNestedChaptersSerializer.chapter_titles: {text}"
+            for text in ORDERED_WARNINGS
+        ),
+        "OrderedAndNestedChaptersSerializer.category_name: Book.category_if_loaded reads "
+        "whether category is loaded (its fields cache), so loading it would "
+        "change what the code returns: the plan leaves it unloaded. Decorate the code "
+        "with @hints(...) naming what it reads to plan it as declared.",
+    )
+    # Per book: the property's query, the nested chapters, the category.
+    assert count == plain_count == 1 + 3 * 3
+
+
+class AuthorsIfPrefetchedSerializer(serializers.ModelSerializer):
+    names = serializers.ListField(source="authors_if_prefetched", child=serializers.CharField())
+    labels = serializers.StringRelatedField(many=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "names", "labels"]
+
+
+def test_code_asking_whether_anything_is_prefetched_leaves_every_to_many_relation(chapters):
+    plan = plan_for(AuthorsIfPrefetchedSerializer)
+    expected, _ = _rendered(AuthorsIfPrefetchedSerializer, Book.objects.all())
+
+    data, _ = _rendered(
+        AuthorsIfPrefetchedSerializer, optimize(Book.objects.all(), AuthorsIfPrefetchedSerializer)
+    )
+
+    assert data == expected
+    assert plan.relations == ()
+    assert plan.warnings == (
+        "AuthorsIfPrefetchedSerializer.names: Book.authors_if_prefetched reads which "
+        "to-many relations of the object are loaded (its prefetch cache), so loading them "
+        "would change what the code returns: the plan leaves them unloaded. Decorate the "
+        "code with @hints(...) naming what it reads to plan it as declared.",
+    )
+
+
+def test_hints_on_such_code_plan_what_they_declare(chapters):
+    class HintedSerializer(OrderedChaptersSerializer):
+        @hints(prefetch_related=["chapters"])
+        def get_chapter_titles(self, obj):
+            return [chapter.title for chapter in obj.chapters.all()]
+
+    plan = plan_for(HintedSerializer)
+
+    assert [relation.lookup for relation in plan.relations] == ["chapters"]
+    assert plan.warnings == ()

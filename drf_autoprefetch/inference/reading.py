@@ -91,6 +91,13 @@ _PLAIN_BUILTINS = frozenset(
 )
 _TEXT_BUILTINS = frozenset({"str", "format", "repr"})
 
+#: Where Django keeps what is loaded of an instance: code reading them behaves
+#: differently once a relation is loaded (``"items" in obj._prefetched_objects_cache``).
+PREFETCH_CACHE = "_prefetched_objects_cache"
+FIELDS_CACHE = "fields_cache"  # obj._state.fields_cache: the joined to-one relations
+#: Methods of those dictionaries (and of descriptors) naming the relation they look up.
+_CACHE_LOOKUPS = frozenset({"get", "pop", "setdefault", "__contains__", "__getitem__"})
+
 
 @dataclass(frozen=True)
 class Access:
@@ -128,6 +135,9 @@ class Reading:
     handed: list[tuple[Path, str]] = field(default_factory=list)
     #: Whether the parameter holding the object is bound to something else.
     rebound: bool = False
+    #: Where the code reads what is loaded of an object: ``(path of the object, the
+    #: cache read, the relation looked up or None when not named)``.
+    loading_state: list[tuple[Path, str, str | None]] = field(default_factory=list)
 
 
 _cache: dict[tuple[Any, int], Reading | None] = {}
@@ -250,8 +260,47 @@ class _Reader(ast.NodeVisitor):
             self.aliases[target.id] = path
 
     def record(self, path: Path, how: str = "value") -> None:
+        if self._loading_state(path, None):
+            return
         if path or how == "text":  # str(obj): the subject's own __str__
             self.reading.accesses.append(Access(path, how))
+
+    def _loading_state(self, path: Path | None, name: str | None) -> bool:
+        """Record a read of an object's loading state at ``path`` (looking up the
+        relation ``name``, when known); whether ``path`` is one."""
+        if path is None:
+            return False
+        for index, part in enumerate(path):
+            if part == PREFETCH_CACHE or (
+                part == FIELDS_CACHE and path[index - 1 : index] == ("_state",)
+            ):
+                owner = path[: index - 1] if part == FIELDS_CACHE else path[:index]
+                self.reading.loading_state.append((owner, part, name))
+                return True
+        return False
+
+    def _named(self, node: ast.AST, key: ast.AST) -> bool:
+        """``key in node`` (or ``node[key]``, ``node.get(key)``) where ``node`` is a
+        loading-state cache and ``key`` a constant: recorded with its relation."""
+        if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+            return False
+        path = self.chain(node)
+        if path is None or path[-1] not in (PREFETCH_CACHE, FIELDS_CACHE):
+            return False
+        return self._loading_state(path, key.value)
+
+    def visit_Compare(self, node: ast.Compare) -> None:
+        """``"items" in obj._prefetched_objects_cache``: the relation it asks about."""
+        self.visit(node.left)
+        left = node.left
+        for operator, right in zip(node.ops, node.comparators, strict=True):
+            if not (isinstance(operator, (ast.In, ast.NotIn)) and self._named(right, left)):
+                self.visit(right)
+            left = right
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        if not self._named(node.value, node.slice):
+            self.generic_visit(node)
 
     # ---------------------------------------------------------------- nodes
 
@@ -335,6 +384,8 @@ class _Reader(ast.NodeVisitor):
             self._arguments(node, f"{ast.unparse(func)}()")
 
     def _method_call(self, node: ast.Call, func: ast.Attribute) -> None:
+        if self._is_cached(node, func):
+            return
         if _is_super(func.value):  # super().to_representation(obj): the declared fields
             for argument in [*node.args, *(keyword.value for keyword in node.keywords)]:
                 self.visit(argument)
@@ -345,6 +396,9 @@ class _Reader(ast.NodeVisitor):
             self._arguments(node, f"{ast.unparse(func)}()")
             return
         method = func.attr
+        if method in _CACHE_LOOKUPS and node.args and self._named(func.value, node.args[0]):
+            self._arguments(node, f"{ast.unparse(func)}()", skip=1)
+            return
         if method in SERVED and not node.args:
             self.record(path, "rows")
         elif method in DEFEATING:
@@ -352,6 +406,28 @@ class _Reader(ast.NodeVisitor):
         else:
             self.record((*path, method), "call")
         self._arguments(node, f"{ast.unparse(func)}()")
+
+    def _is_cached(self, node: ast.Call, func: ast.Attribute) -> bool:
+        """``Model.relation.is_cached(obj)``: whether that relation of ``obj`` is loaded."""
+        descriptor = func.value
+        if func.attr != "is_cached" or len(node.args) != 1 or node.keywords:
+            return False
+        if not isinstance(descriptor, ast.Attribute):
+            return False
+        path = self.chain(node.args[0])
+        if path is None:
+            return False
+        self.reading.loading_state.append((path, FIELDS_CACHE, descriptor.attr))
+        return True
+
+    def _hasattr_state(self, node: ast.Call) -> bool:
+        """``hasattr(obj, "_prefetched_objects_cache")``: whether anything is prefetched."""
+        if len(node.args) != 2 or not isinstance(node.args[1], ast.Constant):
+            return False
+        owner = self.chain(node.args[0])
+        if owner is None:
+            return False
+        return self._loading_state((*owner, str(node.args[1].value)), None)
 
     def _function_call(self, node: ast.Call, name: str) -> None:
         if name == "getattr":
@@ -365,6 +441,8 @@ class _Reader(ast.NodeVisitor):
                 self.record(path, "text")
                 self._arguments(node, f"{name}()", skip=1)
                 return
+        if name == "hasattr" and self._hasattr_state(node):
+            return
         if name in _PLAIN_BUILTINS or name == "getattr":
             for argument in [*node.args, *(keyword.value for keyword in node.keywords)]:
                 self.visit(argument)

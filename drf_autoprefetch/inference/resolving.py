@@ -16,6 +16,7 @@ from django.db.models import Model
 
 from drf_autoprefetch.inference.reading import (
     DEFEATING,
+    PREFETCH_CACHE,
     ROWS,
     Access,
     Path,
@@ -25,10 +26,23 @@ from drf_autoprefetch.inference.reading import (
 from drf_autoprefetch.modelinfo import display_column, model_attrs
 from drf_autoprefetch.tree import Kind
 
-__all__ = ["Inferred", "code_of", "infer"]
+__all__ = ["Inferred", "LeftAlone", "code_of", "infer"]
 
 #: How many properties or methods deep the inference follows the model's own code.
 MAX_DEPTH = 4
+
+
+@dataclass(frozen=True)
+class LeftAlone:
+    """Relations whose loading some code reads (``"items" in obj._prefetched_objects_cache``):
+    loading them would change what that code returns, so the plan must not."""
+
+    #: The lookup path of the object whose relations they are (``""``: the code's subject).
+    path: str
+    #: The relation the code asks about; ``None``: it asks about any of them.
+    name: str | None
+    #: To-many relations (Django's prefetch cache), or to-one ones (its fields cache).
+    many: bool
 
 
 @dataclass
@@ -43,6 +57,8 @@ class Inferred:
     problems: list[str] = field(default_factory=list)
     #: For some problems, the ``@hints(...)`` line that would plan what they read.
     hints: dict[str, str] = field(default_factory=dict)
+    #: Relations the plan must leave unloaded, since the code reads whether they are.
+    left_alone: list[LeftAlone] = field(default_factory=list)
 
     def load(self, path: Path, origin: str) -> None:
         self.paths.setdefault("__".join(path), origin)
@@ -75,6 +91,25 @@ def infer(model: type[Model], function: Any, subject: int, origin: str) -> Infer
 def _resolve_reading(model: type[Model], reading: Reading, result: Inferred, step: _Step) -> None:
     for access in reading.accesses:
         _resolve(model, access, result, step)
+    _resolve_defeated(model, reading, result, step)
+    for path, cache, name in reading.loading_state:
+        _leave_alone(model, path, cache == PREFETCH_CACHE, name, result, step)
+    for path, callee in reading.handed:
+        if _holds_object(model, path):
+            result.problems.append(_handed(step.owner, path, callee))
+    if reading.rebound:
+        result.problems.append(
+            f"{step.owner} replaces the object it is given with another one; what it reads "
+            "from that one is not planned."
+        )
+    for nested in reading.nested:
+        relation = _relation_path(model, nested.path)
+        if relation is not None:
+            result.nested.append(("__".join(step.prefix + relation), nested.serializer))
+
+
+def _resolve_defeated(model: type[Model], reading: Reading, result: Inferred, step: _Step) -> None:
+    """The queries ``reading`` runs on a relation's rows, which no prefetch serves."""
     for path, method, arguments in reading.defeated:
         target = _related_manager(model, path)
         if target is None:
@@ -100,18 +135,37 @@ def _resolve_reading(model: type[Model], reading: Reading, result: Inferred, ste
                 f"queryset={target.__name__}.objects.{method}({arguments}), "
                 f'to_attr="{names[-1]}_{method}")]) on {step.owner}'
             )
-    for path, callee in reading.handed:
-        if _holds_object(model, path):
-            result.problems.append(_handed(step.owner, path, callee))
-    if reading.rebound:
+
+
+def _leave_alone(
+    model: type[Model], path: Path, many: bool, name: str | None, result: Inferred, step: _Step
+) -> None:
+    """Code reading whether a relation of the object at ``path`` is loaded: the plan
+    leaves it unloaded (every such relation of that object, when ``name`` is not known)."""
+    names = tuple(each for each in path if each != ROWS)
+    where = ".".join(names) or "the object"
+    kind = "to-many" if many else "single-valued"
+    what = (
+        f"whether {'.'.join((*names, name))} is loaded"
+        if name
+        else f"which {kind} relations of {where} are loaded"
+    )
+    cache = "its prefetch cache" if many else "its fields cache"
+    relation = _relation_path(model, names)
+    if relation is None:
         result.problems.append(
-            f"{step.owner} replaces the object it is given with another one; what it reads "
-            "from that one is not planned."
+            f"{step.owner} reads {what} ({cache}); loading it could change what the code "
+            "returns, and the planner cannot tell which rows it is: decorate the code "
+            "with @hints(...) naming what it reads."
         )
-    for nested in reading.nested:
-        relation = _relation_path(model, nested.path)
-        if relation is not None:
-            result.nested.append(("__".join(step.prefix + relation), nested.serializer))
+        return
+    result.left_alone.append(LeftAlone("__".join(step.prefix + relation), name, many))
+    them = "it" if name else "them"
+    result.problems.append(
+        f"{step.owner} reads {what} ({cache}), so loading {them} would change what the "
+        f"code returns: the plan leaves {them} unloaded. Decorate the code with "
+        "@hints(...) naming what it reads to plan it as declared."
+    )
 
 
 def _resolve(model: type[Model], access: Access, result: Inferred, step: _Step) -> None:

@@ -194,6 +194,25 @@ class Book(models.Model):
     #: A method dispatched at run time, as django-treebeard's moved tree methods are.
     get_siblings = functools.partialmethod(_moved, method="get_siblings")
 
+    @property
+    def chapters_in_order(self):
+        """The prefetched chapters when a view prefetched them, else a query of its own in
+        another order (as pretalx's ``Submission.sorted_speakers``): prefetching them
+        changes what it returns."""
+        if "chapters" in getattr(self, "_prefetched_objects_cache", {}):
+            return self.chapters.all()
+        return self.chapters.order_by("number")
+
+    def category_if_loaded(self):
+        """The category's name only when the row came with it."""
+        return self.category.name if Book.category.is_cached(self) else None
+
+    def authors_if_prefetched(self):
+        """The authors' names only when anything was prefetched for the row."""
+        if hasattr(self, "_prefetched_objects_cache"):
+            return [author.name for author in self.authors.all()]
+        return []
+
 
 class Chapter(models.Model):
     book = models.ForeignKey(Book, models.CASCADE, related_name="chapters")
