@@ -26,6 +26,7 @@ __all__ = [
     "ColumnChoice",
     "Pruning",
     "choose",
+    "column_name",
     "in_field_order",
     "link_columns",
     "prunes",
@@ -51,6 +52,11 @@ WIDE_ROW = 8
 
 def _heavy(field: Any) -> bool:
     return isinstance(field, HEAVY_FIELDS) or type(field).__name__ in _HEAVY_NAMES
+
+
+def column_name(model: type[Model], name: str) -> str:
+    """The field name of the column ``name`` (an attname allowed); ``name`` if none."""
+    return _name(model, name) or name
 
 
 def _name(model: type[Model], name: str) -> str | None:

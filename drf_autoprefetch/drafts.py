@@ -13,7 +13,16 @@ from typing import Any
 from django.db.models import Model
 from django.db.models.fields.reverse_related import ManyToOneRel, OneToOneRel
 
-from drf_autoprefetch.columns import ColumnChoice, Pruning, choose, link_columns, relation_field
+from drf_autoprefetch.columns import (
+    ColumnChoice,
+    Pruning,
+    choose,
+    column_name,
+    in_field_order,
+    link_columns,
+    prunes,
+    relation_field,
+)
 from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.modelinfo import Attr
 from drf_autoprefetch.tree import Kind, Relation
@@ -177,11 +186,23 @@ class Draft:
 
     def _columns_of(self, kind: Kind, mode: Pruning, ids_only: bool) -> ColumnChoice:
         if ids_only and kind is Kind.PREFETCH:
-            return ColumnChoice(self.id_columns, "keys only: only primary keys are read")
+            return self._keys_only(mode)
         if kind is Kind.JOIN or self.parent is None or self.parent.model is None:
             return ColumnChoice(None, "all: joined, they come with the parent's query")
         _, link = link_columns(self.parent.model, self.lookup)
         return self.columns(mode, link)
+
+    def _keys_only(self, mode: Pruning) -> ColumnChoice:
+        """The columns of a to-many relation whose rows are read for their keys only (a
+        primary-key list): those keys, where pruning the rest pays."""
+        if self.id_columns is None or self.model is None or mode is False:
+            return ColumnChoice(None, "all: pruning is off")
+        names = in_field_order(self.model, (column_name(self.model, c) for c in self.id_columns))
+        if not prunes(self.model, names, mode):
+            return ColumnChoice(
+                None, "all: only keys are read, but leaving out the rest does not pay"
+            )
+        return ColumnChoice(self.id_columns, "keys only: only primary keys are read")
 
     @property
     def path(self) -> str:

@@ -66,6 +66,7 @@ from drf_autoprefetch.selection import (
     ContextReads,
     Selection,
     Unfrozen,
+    as_rendered,
     build_kwargs,
     freeze,
     selector_of,
@@ -988,6 +989,7 @@ def _plan_uncached(
             return cached
         reads = ContextReads(context)
         serializer = _built(serializer_class, reads, kwargs)
+        as_rendered(serializer)
         if key is None and serializer_class in _variance:  # varies with what no key holds
             cached = _dynamic.get(("fields", _signature(serializer)))
             if cached is not None:

@@ -26,6 +26,7 @@ __all__ = [
     "ContextReads",
     "Selection",
     "Unfrozen",
+    "as_rendered",
     "build_kwargs",
     "freeze",
     "selector_of",
@@ -41,6 +42,14 @@ KNOWN_SELECTIONS = {
         "drf_autoprefetch.contrib.flex_fields"
     ),
     "drf_dynamic_fields.DynamicFieldsMixin": "drf_autoprefetch.contrib.dynamic_fields",
+}
+
+#: Serializer base classes of other packages that change an instance's fields when it
+#: renders -> the module whose ``as_rendered`` does that to an instance built to plan.
+KNOWN_RENDERINGS = {
+    "rest_flex_fields.serializers.FlexFieldsSerializerMixin": (
+        "drf_autoprefetch.contrib.flex_fields"
+    ),
 }
 
 _selectors: weakref.WeakKeyDictionary[type, Callable[..., Any] | None] = weakref.WeakKeyDictionary()
@@ -84,6 +93,17 @@ def _known_selection(serializer_class: type) -> Callable[..., Any] | None:
         if any(name in vars(klass) for name in DYNAMIC_MEMBERS):
             return None
     return cast("Callable[..., Any]", found)
+
+
+def as_rendered(serializer: Any) -> None:
+    """Give a serializer instance built to be planned the fields it renders with, where
+    the package it is built on changes them only when it renders (drf-flex-fields applies
+    the query parameters' ``?expand=``, ``?fields=`` and ``?omit=`` there)."""
+    for klass in type(serializer).__mro__:
+        module = KNOWN_RENDERINGS.get(f"{klass.__module__}.{klass.__qualname__}")
+        if module is not None:
+            importlib.import_module(module).as_rendered(serializer)
+            return
 
 
 def top_level(paths: Iterable[str]) -> list[str]:

@@ -262,3 +262,57 @@ def test_a_wrong_selection_never_costs_more_than_no_library(make_world):
     assert json.dumps(response.data, sort_keys=True) == expected
     assert len(captured) == 2  # the authors' whole rows, prefetched once
     assert len(captured) < len(unoptimized)
+
+
+# ----------------------------- a serializer of its own on top (pretalx's base)
+
+
+class LocalizedFlexSerializer(FlexFieldsModelSerializer):
+    """Like pretalx's ``PretalxSerializer``: an ``__init__`` of its own, so its fields
+    are read from an instance built per request. drf-flex-fields applies the query
+    parameters' options only when the instance renders."""
+
+    def __init__(self, *args, **kwargs):
+        self.locale = kwargs.get("context", {}).get("override_locale")
+        super().__init__(*args, **kwargs)
+
+
+class LocalizedBookSerializer(LocalizedFlexSerializer):
+    class Meta:
+        model = Book
+        fields = ["id", "title", "category", "authors"]
+        expandable_fields = {
+            "category": ReadmeCategorySerializer,
+            "authors": (PersonSerializer, {"many": True}),
+        }
+
+
+class LocalizedViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = Book.objects.all()
+    serializer_class = LocalizedBookSerializer
+
+
+@pytest.mark.parametrize(
+    ("query", "expected_queries"),
+    [
+        ("", 2),  # books, author keys
+        ("expand=authors", 2),
+        ("expand=category,authors", 2),
+        ("expand=category.parent&omit=authors", 1),
+        ("fields=id,title", 1),
+    ],
+)
+def test_an_own_init_gets_the_plan_of_the_query_parameters_options(
+    make_world, query, expected_queries
+):
+    make_world(3)
+    plain = type("Plain", (LocalizedViewSet,), {"autoprefetch": False})
+    with CaptureQueriesContext(connection) as unoptimized:
+        expected = json.dumps(listed(plain, query).data, sort_keys=True)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = listed(LocalizedViewSet, query)
+
+    assert json.dumps(response.data, sort_keys=True) == expected
+    assert len(captured) == expected_queries
+    assert len(captured) <= len(unoptimized)

@@ -13,7 +13,7 @@ from drf_autoprefetch import PlanError, hints, plan_for
 from drf_autoprefetch.plan import Kind
 from drf_autoprefetch.planner import clear_cache
 from tests.testapp import serializers as shapes
-from tests.testapp.models import Book, Category, Person, Review
+from tests.testapp.models import Book, Category, Person, Review, Shelf
 
 # These tests are about how fields the planner cannot see through are reported: they
 # plan without inference, which would see through the test app's simple methods.
@@ -87,7 +87,8 @@ def test_pk_only_forward_fk_adds_no_join():
     assert plan.relations == ()
 
 
-def test_many_pk_list_prefetches_ids_only():
+@override_settings(DRF_AUTOPREFETCH={"PRUNE_COLUMNS": True})
+def test_many_pk_list_prefetches_ids_only_where_pruning_is_on():
     plan = plan_for(shapes.BookPrimaryKeyManySerializer)
 
     (relation,) = plan.relations
@@ -95,11 +96,46 @@ def test_many_pk_list_prefetches_ids_only():
     assert relation.only == ("id",)
 
 
+@override_settings(DRF_AUTOPREFETCH={"PRUNE_COLUMNS": True})
 def test_reverse_fk_pk_list_keeps_the_foreign_key_column():
     plan = plan_for(shapes.CountryHyperlinkedManySerializer)
 
     (relation,) = plan.relations
     assert relation.only == ("id", "country_id")
+
+
+@pytest.mark.parametrize(
+    ("prune", "why"),
+    [
+        ("auto", "all: only keys are read, but leaving out the rest does not pay"),
+        (False, "all: pruning is off"),
+    ],
+)
+def test_a_pk_list_of_narrow_rows_loads_them_whole_unless_pruning_is_on(prune, why):
+    # Leaving out narrow columns makes the query slower (Django's deferred instances),
+    # and code changing the fields when it renders may read them after all.
+    with override_settings(DRF_AUTOPREFETCH={"PRUNE_COLUMNS": prune}):
+        plan = plan_for(shapes.BookPrimaryKeyManySerializer)
+
+    (relation,) = plan.relations
+    assert relation.only is None
+    assert relation.columns_why == why
+
+
+class ShelfManualIdsSerializer(serializers.ModelSerializer):
+    manuals = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = Shelf
+        fields = ["id", "manuals"]
+
+
+def test_a_pk_list_of_rows_with_heavy_columns_loads_the_keys_only():
+    plan = plan_for(ShelfManualIdsSerializer)
+
+    (relation,) = plan.relations
+    assert relation.only == ("id", "shelf_id")
+    assert relation.columns_why == "keys only: only primary keys are read"
 
 
 def test_reverse_fk_without_related_name_uses_the_set_accessor():

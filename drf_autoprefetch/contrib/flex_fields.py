@@ -9,12 +9,15 @@ keyword arguments first, else the query parameters (``?expand=a,b``, repeated
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from drf_autoprefetch.selection import Selection, top_level
 
-__all__ = ["selection"]
+__all__ = ["as_rendered", "selection"]
+
+logger = logging.getLogger("drf_autoprefetch")
 
 
 def _option(kwargs: Mapping[str, Any], params: Any, name: str) -> list[str]:
@@ -48,3 +51,19 @@ def selection(cls: type, kwargs: Mapping[str, Any], context: Mapping[str, Any]) 
         omit=[name for name in _option(kwargs, params, OMIT_PARAM) if "." not in name],
         build={EXPAND_PARAM: expand},
     )
+
+
+def as_rendered(serializer: Any) -> None:
+    """Apply to ``serializer`` the options drf-flex-fields applies only once it renders
+    (those of the query parameters, in ``to_representation``), as rendering would: an
+    instance built to be planned then has the fields the response renders. Left as it is
+    where the package keeps them otherwise, or fails to apply them (rendering says why)."""
+    options = getattr(serializer, "_flex_options_rep_only", None)
+    if options is None or getattr(serializer, "_flex_fields_rep_applied", True):
+        return
+    try:
+        serializer.apply_flex_fields(serializer.fields, options)
+    except Exception:  # the same options fail again when it renders, and say why there
+        logger.debug("drf-flex-fields options not applied for planning", exc_info=True)
+        return
+    serializer._flex_fields_rep_applied = True
