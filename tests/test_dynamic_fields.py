@@ -744,3 +744,40 @@ def test_what_is_known_of_a_serializers_code_does_not_keep_it_alive():
     gc.collect()
 
     assert gone() is None
+
+
+class ContextQueryingViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+    """A context that runs a query (pretalx's ``questions_for_user``)."""
+
+    queryset = Book.objects.all()
+    serializer_class = InitOverridingSerializer
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "people": Person.objects.exists()}
+
+
+class GivenContextViewSet(ContextQueryingViewSet):
+    def get_autoprefetch_kwargs(self):
+        return {"context": {"request": self.request}}
+
+
+@pytest.mark.parametrize(
+    ("view_class", "expected_queries"),
+    [
+        (ContextQueryingViewSet, 1 + 2),  # the context's query once more, to plan
+        (GivenContextViewSet, 1 + 1),
+    ],
+)
+def test_a_context_that_queries_runs_once_more_unless_the_view_gives_one(
+    make_world, view_class, expected_queries
+):
+    make_world(2)
+    view = view_class.as_view({"get": "list"})
+    plain = type("Plain", (view_class,), {"autoprefetch": False}).as_view({"get": "list"})
+    expected = json.dumps(plain(APIRequestFactory().get("/")).data)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = view(APIRequestFactory().get("/"))
+
+    assert json.dumps(response.data) == expected
+    assert len(captured) == expected_queries
