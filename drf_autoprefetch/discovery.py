@@ -81,6 +81,9 @@ class Target:
     action: str | None
     serializer: SerializerClass
     view: type[GenericAPIView[Any]] | None = field(default=None, compare=False, repr=False)
+    #: The view's ``serializer_class``, taken because ``get_serializer_class()`` needs a
+    #: request: requests may get another serializer.
+    assumed: bool = field(default=False, compare=False)
 
     @property
     def serializer_path(self) -> str:
@@ -251,13 +254,24 @@ def serializer_for(
     ``get_serializer_class()`` is called on an instance built with ``request=None``;
     if it needs a request, the class's (or the route's) ``serializer_class`` is used.
     """
+    found, _ = _serializer_of(view, action, initkwargs)
+    return found
+
+
+def _serializer_of(
+    view: type[GenericAPIView[Any]], action: str | None, initkwargs: Mapping[str, Any]
+) -> tuple[SerializerClass | None, bool]:
+    """:func:`serializer_for`, and whether it is the ``serializer_class`` attribute taken
+    because ``get_serializer_class()`` needs a request."""
     attributes: dict[str, Any] = {"request": None, "format_kwarg": None, "args": (), "kwargs": {}}
+    assumed = False
     try:
         instance = view(**{**initkwargs, **attributes, "action": action})
         found: object = instance.get_serializer_class()
     except Exception:
         found = initkwargs.get("serializer_class", view.serializer_class)
-    return found if is_serializer_class(found) else None
+        assumed = True
+    return (found, assumed) if is_serializer_class(found) else (None, False)
 
 
 def _targets(routes: Iterable[_Route]) -> Iterator[Target]:
@@ -267,9 +281,9 @@ def _targets(routes: Iterable[_Route]) -> Iterator[Target]:
         for action in route.actions:
             if action in UNRENDERED_ACTIONS:
                 continue
-            serializer = serializer_for(route.view, action, initkwargs)
+            serializer, assumed = _serializer_of(route.view, action, initkwargs)
             if serializer is not None and has_model(serializer):
-                yield Target(dotted_path(route.view), action, serializer, route.view)
+                yield Target(dotted_path(route.view), action, serializer, route.view, assumed)
 
 
 def unique(targets: Iterable[Target]) -> list[Target]:

@@ -125,7 +125,8 @@ def test_no_target_prints_every_rendering_view_action_then_every_registered_seri
             "        select address (testapp.Address)\n"
             "          select city (testapp.City)\n"
             "            select country (testapp.Country)\n",
-            "tests.views.PersonList -> tests.testapp.serializers.PersonBriefSerializer (1 query)\n"
+            "tests.views.PersonList -> tests.testapp.serializers.PersonBriefSerializer "
+            "[serializer_class: get_serializer_class() needs a request] (1 query)\n"
             "  testapp.Person\n",
             "tests.testapp.serializers.ChapterSerializer (1 query)\n  testapp.Chapter\n",
         ]
@@ -153,7 +154,8 @@ def test_serializer_target_prints_its_plan_with_its_warnings():
 
 def test_view_target_prints_each_action_the_urlconf_routes():
     assert run("tests.views.PersonList", "tests.views.PersonList") == (
-        "tests.views.PersonList -> tests.testapp.serializers.PersonBriefSerializer (1 query)\n"
+        "tests.views.PersonList -> tests.testapp.serializers.PersonBriefSerializer "
+        "[serializer_class: get_serializer_class() needs a request] (1 query)\n"
         "  testapp.Person\n"
     )
 

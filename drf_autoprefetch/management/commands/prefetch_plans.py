@@ -67,6 +67,8 @@ class Entry:
         where = target.target if shown is None else f"{target.target} {shown}"
         if target.target != target.serializer_path:
             where = f"{where} -> {target.serializer_path}"
+        if target.assumed:
+            where = f"{where} [serializer_class: get_serializer_class() needs a request]"
         if self.plan is None:
             return f"{where} (not planned)"
         if self.not_applied is not None:
