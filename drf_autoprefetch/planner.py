@@ -774,7 +774,7 @@ def _signature(serializer: Any, stack: tuple[type, ...] = ()) -> tuple[Any, ...]
             if isinstance(child, serializers.BaseSerializer)
             else ()
         )
-        items.append((name, type(field), field.source, nested))
+        items.append((name, type(field), field.source, field.write_only, nested))
     return (cls, tuple(items))
 
 

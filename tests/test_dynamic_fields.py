@@ -781,3 +781,45 @@ def test_a_context_that_queries_runs_once_more_unless_the_view_gives_one(
 
     assert json.dumps(response.data) == expected
     assert len(captured) == expected_queries
+
+
+class WriteOnlyManySerializer(serializers.ModelSerializer):
+    """Like Nautobot's serializers under ``?exclude_m2m=true``: the ``fields`` property
+    marks to-many fields write-only for one request."""
+
+    class Meta:
+        model = Book
+        fields = ["id", "title", "authors"]
+
+    @property
+    def fields(self):
+        fields = super().fields
+        request = self.context.get("request")
+        if request is not None and request.query_params.get("exclude_m2m") == "true":
+            for field in fields.values():
+                if isinstance(field, serializers.ManyRelatedField):
+                    field.write_only = True
+        return fields
+
+
+@pytest.mark.parametrize(
+    "queries",
+    [("exclude_m2m=true", ""), ("", "exclude_m2m=true")],
+    ids=["excluded first", "full first"],
+)
+def test_fields_made_write_only_per_request_get_the_plan_of_each_request(make_world, queries):
+    make_world(3)
+    for query, expected_prefetches, expected_queries in (
+        (query, ["authors"] if not query else [], 2 if not query else 1) for query in queries
+    ):
+        context = {"request": Request(APIRequestFactory().get(f"/?{query}"))}
+        plan = plan_for(WriteOnlyManySerializer, context=context)
+        rows = optimize(Book.objects.all(), WriteOnlyManySerializer, context=context)
+        expected = WriteOnlyManySerializer(Book.objects.all(), many=True, context=context).data
+
+        with CaptureQueriesContext(connection) as captured:
+            data = WriteOnlyManySerializer(rows, many=True, context=context).data
+
+        assert [prefetch.prefetch_to for prefetch in plan.prefetches] == expected_prefetches
+        assert data == expected
+        assert len(captured) == expected_queries
