@@ -234,7 +234,8 @@ class Draft:
         if kind is Kind.JOIN and (self.annotations or self.queryset is not None or self.loose):
             kind = Kind.PREFETCH_ONE
         split = kind is Kind.JOIN and self.path in how.split
-        if split:
+        wide = kind is Kind.JOIN and self.path in how.wide
+        if split or wide:
             kind = Kind.PREFETCH_ONE
         ids_only = not (self.rows_read or self.children or self.annotations or self.queryset)
         columns = self._columns_of(kind, mode, ids_only and how.exact)
@@ -245,6 +246,7 @@ class Draft:
             kind=kind,
             children=freeze_all(self.children, how),
             split=split,
+            wide=wide,
             annotations=tuple(sorted(self.annotations.items())),
             only=columns.only,
             columns_why=columns.why,
@@ -293,6 +295,9 @@ class Freezing:
     #: is trusted for relations, not for columns: a related row it wrongly says is read
     #: as keys only would load each of its columns by a query per row.
     exact: bool = True
+    #: The paths of the joins loaded apart to keep each query within the databases'
+    #: limits (:mod:`drf_autoprefetch.widths`).
+    wide: frozenset[str] = frozenset()
 
 
 def freeze_all(children: dict[str, Draft], how: Freezing) -> tuple[Relation, ...]:

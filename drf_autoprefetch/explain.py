@@ -7,6 +7,7 @@ from drf_autoprefetch import loading
 from drf_autoprefetch.apply import splits_by_cost
 from drf_autoprefetch.plan import Plan, joins_first
 from drf_autoprefetch.tree import Kind, Relation, label
+from drf_autoprefetch.widths import MAX_COLUMNS, MAX_TABLES
 
 __all__ = ["explain"]
 
@@ -76,6 +77,11 @@ def _own_query(relation: Relation) -> str:
         causes.append("a queryset from hints, which a join cannot carry")
     if relation.annotations:
         causes.append("annotations from hints, which a join cannot carry")
+    if relation.wide:
+        causes.append(
+            f"joining it would make its parent's query read more than {MAX_COLUMNS:,} "
+            f"columns or join more than {MAX_TABLES} tables, past what databases take"
+        )
     if not causes:
         causes.append("a foreign key without a database constraint (a join could drop rows)")
     elif relation.split:

@@ -72,6 +72,7 @@ from drf_autoprefetch.selection import (
     selector_of,
 )
 from drf_autoprefetch.suggest import hints_line
+from drf_autoprefetch.widths import wide_joins
 
 __all__ = [
     "build_plan",
@@ -687,7 +688,7 @@ def build_plan(
     # After the check of autoprefetch_split: a join back to the parent it names is valid,
     # and needs no query at all.
     planner.columns.extend(sorted(fold_back_references(root)))
-    how = Freezing(planner.warnings, mode, paths, exact)
+    how = Freezing(planner.warnings, mode, paths, exact, wide=wide_joins(root, paths))
     relations = freeze_all(root.children, how)
     columns = root.columns(mode)
     plan = Plan(

@@ -61,6 +61,9 @@ class Relation:
     #: A to-one relation below a to-many one, loaded by a query of its own on request
     #: (``autoprefetch_split``) instead of joined into the prefetch.
     split: bool = False
+    #: A single-valued relation loaded by a query of its own because joining it would
+    #: make its parent's query wider than databases allow (:mod:`drf_autoprefetch.widths`).
+    wide: bool = False
     #: Where the relation was inferred from (code read by the planner), if it was.
     origin: str | None = field(default=None, compare=False)
     #: Why ``only`` is what it is (``prefetch_plans --explain``).
@@ -96,6 +99,8 @@ class Relation:
             text += " [plain lookup]"
         if self.split:
             text += " [split]"
+        if self.wide:
+            text += " [wide query]"
         if self.origin:
             text += f" [{self.origin}]"
         if self.only is not None:
@@ -115,6 +120,7 @@ class Relation:
             "queryset_from_hints": self.user_queryset,
             "plain": self.plain,
             "split": self.split,
+            **({"wide": True} if self.wide else {}),
             "inferred_from": self.origin,
             "relations": [child.as_dict() for child in self.children],
         }

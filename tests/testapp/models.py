@@ -606,3 +606,32 @@ class Manual(models.Model):
 
     def __str__(self):
         return self.title
+
+
+#: A wide row: forty text columns beside its key.
+Gauge = type(
+    "Gauge",
+    (models.Model,),
+    {
+        "__module__": __name__,
+        "__doc__": "A wide row: forty text columns beside its key.",
+        **{f"reading_{n:02d}": models.CharField(max_length=20, default="") for n in range(40)},
+    },
+)
+
+#: Sixty-two keys to wide rows: one query joining them all would read 2,542 columns from
+#: 63 tables, past what SQLite (2,000 columns), PostgreSQL (1,664) and MySQL (61 tables)
+#: take, as a NetBox-like ``?depth=2`` tree can.
+Dashboard = type(
+    "Dashboard",
+    (models.Model,),
+    {
+        "__module__": __name__,
+        "__doc__": "Sixty-two keys to wide rows (Gauge).",
+        "name": models.CharField(max_length=50),
+        **{
+            f"gauge_{n:02d}": models.ForeignKey(Gauge, models.CASCADE, related_name="+")
+            for n in range(62)
+        },
+    },
+)
