@@ -832,3 +832,60 @@ def test_hints_on_such_code_plan_what_they_declare(chapters):
 
     assert [relation.lookup for relation in plan.relations] == ["chapters"]
     assert plan.warnings == ()
+
+
+# ------------------------------------------------- getattr (Nautobot's display)
+
+
+class DisplayDefaultSerializer(serializers.ModelSerializer):
+    """Nautobot's ``get_display``: ``getattr(obj, "display", str(obj))``."""
+
+    display = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DeviceType
+        fields = ["id", "display"]
+
+    def get_display(self, obj):
+        return getattr(obj, "display", str(obj))
+
+
+def test_the_default_of_getattr_is_read_too(dcim):
+    plan = plan_for(DisplayDefaultSerializer)
+    expected = json.dumps(DisplayDefaultSerializer(DeviceType.objects.all(), many=True).data)
+
+    with CaptureQueriesContext(connection) as captured:
+        rows = optimize(DeviceType.objects.all(), DisplayDefaultSerializer)
+        data = json.dumps(DisplayDefaultSerializer(rows, many=True).data)
+
+    assert data == expected
+    assert plan.select_related == ("manufacturer",)
+    assert plan.warnings == ()
+    assert len(captured) == 1
+
+
+class NaturalSlugSerializer(serializers.ModelSerializer):
+    """Nautobot's ``natural_slug``: attributes named at run time."""
+
+    slug = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DeviceType
+        fields = ["id", "slug"]
+
+    def get_slug(self, obj):
+        value = obj
+        for part in ["manufacturer", "name"]:
+            value = getattr(value, part)
+        return value
+
+
+def test_an_attribute_named_at_run_time_is_a_warning():
+    plan = plan_for(NaturalSlugSerializer)
+
+    assert plan.relations == ()
+    assert plan.warnings == (
+        "NaturalSlugSerializer.slug: NaturalSlugSerializer.get_slug hands the object to "
+        "getattr() with a name computed at run time, which the planner does not follow; "
+        "decorate the code with @hints(...) naming what it reads.",
+    )

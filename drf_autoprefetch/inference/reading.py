@@ -420,6 +420,20 @@ class _Reader(ast.NodeVisitor):
         self.reading.loading_state.append((path, FIELDS_CACHE, descriptor.attr))
         return True
 
+    def _getattr_call(self, node: ast.Call) -> bool:
+        """``getattr(obj, "name", default)``: the chain read, then its default. A name
+        computed at run time reads what the planner cannot tell (recorded as handed)."""
+        path = self._getattr(node)
+        if path is not None:
+            self.record(path)
+            for default in node.args[2:]:
+                self.visit(default)
+            return True
+        base = self.chain(node.args[0]) if len(node.args) >= 2 else None
+        if base is not None and not isinstance(node.args[1], ast.Constant):
+            self.reading.handed.append((base, "getattr() with a name computed at run time"))
+        return False
+
     def _hasattr_state(self, node: ast.Call) -> bool:
         """``hasattr(obj, "_prefetched_objects_cache")``: whether anything is prefetched."""
         if len(node.args) != 2 or not isinstance(node.args[1], ast.Constant):
@@ -430,11 +444,8 @@ class _Reader(ast.NodeVisitor):
         return self._loading_state((*owner, str(node.args[1].value)), None)
 
     def _function_call(self, node: ast.Call, name: str) -> None:
-        if name == "getattr":
-            path = self._getattr(node)
-            if path is not None:
-                self.record(path)
-                return
+        if name == "getattr" and self._getattr_call(node):
+            return
         if name in _TEXT_BUILTINS and node.args:
             path = self.chain(node.args[0])
             if path is not None:
