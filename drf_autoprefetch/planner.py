@@ -832,7 +832,7 @@ def plan_for_queryset(
     """
     plan = _resolved(serializer_class, context, kwargs)
     names = provided_names(queryset) if plan.unresolved else ()
-    return _enforce(check_unresolved(plan, names))
+    return _enforce(_reported(check_unresolved(plan, names)))
 
 
 def provided_names(queryset: Any) -> frozenset[str]:
@@ -852,13 +852,14 @@ def _cached_plan(
     kwargs: Mapping[str, Any] | None,
     provided: Container[str],
 ) -> Plan:
-    return _enforce(check_unresolved(_resolved(serializer_class, context, kwargs), provided))
+    plan = check_unresolved(_resolved(serializer_class, context, kwargs), provided)
+    return _enforce(_reported(plan))
 
 
 def _resolved(
     serializer_class: type, context: Mapping[str, Any] | None, kwargs: Mapping[str, Any] | None
 ) -> Plan:
-    """The plan for these arguments, from a cache where it can be; warnings logged once."""
+    """The plan for these arguments, from a cache where it can be."""
     plan = _static.get(serializer_class)
     if plan is None:
         selector = selector_of(serializer_class)
@@ -866,8 +867,6 @@ def _resolved(
             plan = _selected_plan(serializer_class, selector, context, kwargs)
         else:
             plan = _plan_uncached(serializer_class, context, build_kwargs(kwargs))
-    if plan.warnings:
-        _report(plan)
     return plan
 
 
@@ -1108,13 +1107,15 @@ def quietly() -> Iterator[None]:
         _quiet.reset(token)
 
 
-def _report(plan: Plan) -> None:
-    if _quiet.get() or conf.settings.ON_UNPLANNABLE != "warn":
-        return
+def _reported(plan: Plan) -> Plan:
+    """``plan``, its warnings logged (each once) where ``ON_UNPLANNABLE`` says so."""
+    if not plan.warnings or _quiet.get() or conf.settings.ON_UNPLANNABLE != "warn":
+        return plan
     for warning in plan.warnings:
         if warning not in _logged:
             _logged.add(warning)
             logger.warning("drf_autoprefetch: %s", warning)
+    return plan
 
 
 def _enforce(plan: Plan) -> Plan:

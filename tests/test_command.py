@@ -12,15 +12,18 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.db.models import Count
 from django.test import override_settings
 from django.urls import include, path
-from rest_framework import serializers
+from rest_framework import serializers, viewsets
 
-from drf_autoprefetch import decorators
+from drf_autoprefetch import AutoPrefetchMixin, decorators
+from drf_autoprefetch.checks import check_serializer
 from drf_autoprefetch.discovery import plan_unenforced
+from drf_autoprefetch.planner import plan_for_queryset
 from tests import urls_only
 from tests.testapp import serializers as shapes
-from tests.testapp.models import Chapter
+from tests.testapp.models import Book, Chapter
 
 # These tests are about how fields the planner cannot see through are reported: they
 # plan without inference, which would see through the test app's simple methods.
@@ -547,3 +550,34 @@ def test_compare_refuses_a_file_that_is_not_a_snapshot(tmp_path):
     assert str(excinfo.value) == (
         f"{path} is not a snapshot of format 1; write one with prefetch_plans --snapshot {path}."
     )
+
+
+class ChapterCountSerializer(serializers.ModelSerializer):
+    """Reads an annotation of the view's queryset, as Nautobot's counts do."""
+
+    chapter_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "title", "chapter_count"]
+
+
+class AnnotatedBookViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = Book.objects.annotate(chapter_count=Count("chapters"))
+    serializer_class = ChapterCountSerializer
+
+
+def test_a_field_reading_the_views_annotation_is_no_warning_in_check_nor_at_run_time(caplog):
+    target = "tests.test_command.AnnotatedBookViewSet"
+
+    output = run(target, "--check")
+
+    assert output == (
+        f"{target} list, retrieve -> tests.test_command.ChapterCountSerializer (1 query)\n"
+        "  testapp.Book\n"
+    )
+    assert check_serializer(ChapterCountSerializer, ["chapter_count"]) == []
+    with caplog.at_level("WARNING", logger="drf_autoprefetch"):
+        plan = plan_for_queryset(ChapterCountSerializer, AnnotatedBookViewSet.queryset)
+    assert plan.warnings == ()
+    assert caplog.records == []
