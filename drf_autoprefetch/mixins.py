@@ -21,6 +21,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.serializers import BaseSerializer, Serializer
 
 from drf_autoprefetch import observe, strict
+from drf_autoprefetch.actions import action_serializer
 from drf_autoprefetch.apply import apply_plan, splits_by_cost
 from drf_autoprefetch.conf import settings
 from drf_autoprefetch.exceptions import PlanError
@@ -117,6 +118,19 @@ def _unplanned_inside(get_serializer_class: GetQueryset) -> GetQueryset:
     again, and plan rows that are not rendered.
     """
     return _outermost(get_serializer_class, lambda view, found: found, _GUARDED)
+
+
+def _renders_rows_of(serializer_class: type[Any] | None, queryset: Any) -> bool:
+    """Whether ``serializer_class``, the one an ``@action`` renders with by its own code
+    (:mod:`drf_autoprefetch.actions`), renders rows of ``queryset``'s model (rows in a
+    list: assumed so); ``False`` for ``None``, an action rendering with none."""
+    model = None if serializer_class is None else serializer_model(serializer_class)
+    if model is None:
+        return False
+    if not isinstance(queryset, QuerySet):
+        return True
+    rows: Any = queryset.model
+    return bool(issubclass(rows, model) or rows._meta.concrete_model is model._meta.concrete_model)
 
 
 class AutoPrefetchMixin:
@@ -240,7 +254,12 @@ class AutoPrefetchMixin:
             return queryset
         if self._renders_no_rows():
             return queryset
-        serializer_class = self._serializer_class()
+        view: Any = self
+        action = getattr(view, "action", None)
+        decided, own = (False, None) if action is None else action_serializer(type(view), action)
+        if decided and not _renders_rows_of(own, queryset):
+            return queryset  # an @action rendering no row, or other rows, by its own code
+        serializer_class = own if decided else self._serializer_class()
         if serializer_class is None or serializer_model(serializer_class) is None:
             return queryset  # e.g. an action whose serializer only reads input
         vars(self)[_SERIALIZER] = serializer_class  # asked once per get_queryset()

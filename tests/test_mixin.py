@@ -17,7 +17,7 @@ from rest_framework.test import APIRequestFactory
 from drf_autoprefetch import AutoPrefetchMixin, plan_for
 from tests import mixin_order
 from tests.testapp import serializers as shapes
-from tests.testapp.models import Book, Review
+from tests.testapp.models import Book, Chapter, Review
 
 pytestmark = pytest.mark.django_db
 
@@ -711,3 +711,65 @@ def test_the_mixins_docstring_never_describes_a_view():
     assert _first_doc(Documented) == "The books."
     assert _first_doc(Inheriting) == "The books."
     assert Inheriting.__doc__ is None
+
+
+# ------------------------------- @actions rendering with a serializer of their own
+
+
+class ChapterTitleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Chapter
+        fields = ["id", "title"]
+
+
+class BookActionsViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+    """The view's serializer prefetches authors and joins their addresses; its actions
+    render other things."""
+
+    queryset = Book.objects.all()
+    serializer_class = shapes.BookWithAuthorsSerializer
+
+    @action(detail=True)
+    def chapters(self, request, pk=None):
+        book = self.get_object()
+        return Response(ChapterTitleSerializer(book.chapters.all(), many=True).data)
+
+    @action(detail=False)
+    def titles(self, request):
+        rows = self.filter_queryset(self.get_queryset())
+        return Response(shapes.BookTitleSerializer(rows, many=True).data)
+
+    @action(detail=True)
+    def state(self, request, pk=None):
+        return Response({"title": self.get_object().title})
+
+    @action(detail=True)
+    def through_a_helper(self, request, pk=None):
+        return self._render(self.get_object())
+
+    def _render(self, book):
+        return Response(self.get_serializer(book).data)
+
+
+@pytest.mark.parametrize(
+    ("action_name", "is_detail", "expected_queries"),
+    [
+        ("chapters", True, 2),  # the book, its chapters: no plan of the view's serializer
+        ("titles", False, 1),  # the titles serializer's plan: categories joined
+        ("state", True, 1),
+        ("through_a_helper", True, 2),  # the view's serializer: its plan
+    ],
+)
+def test_an_action_gets_the_plan_of_the_serializer_it_renders_with(
+    world, action_name, is_detail, expected_queries
+):
+    book = Book.objects.order_by("pk").first()
+    where = detail(book, f"{action_name}/") if is_detail else {"path": f"/books/{action_name}/"}
+    plain = type("Plain", (BookActionsViewSet,), {"autoprefetch": False})
+    expected = call(plain, action_name, **where).data
+
+    with CaptureQueriesContext(connection) as captured:
+        response = call(BookActionsViewSet, action_name, **where)
+
+    assert response.data == expected
+    assert len(captured) == expected_queries
