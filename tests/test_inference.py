@@ -889,3 +889,58 @@ def test_an_attribute_named_at_run_time_is_a_warning():
         "getattr() with a name computed at run time, which the planner does not follow; "
         "decorate the code with @hints(...) naming what it reads.",
     )
+
+
+# ------------------------------- rows in a name, narrowed on one path (pretalx)
+
+
+class ChapterKeysSerializer(serializers.ModelSerializer):
+    """Like pretalx's ``ScheduleSerializer.get_slots``: the rows in a name, filtered on
+    one path, their keys read by a query of their own."""
+
+    chapter_ids = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Book
+        fields = ["id", "chapter_ids"]
+
+    def get_chapter_ids(self, obj):
+        rows = obj.chapters.all()
+        if self.context.get("long_only"):
+            rows = rows.filter(number__gt=1)
+        return list(rows.values_list("pk", flat=True))
+
+
+class ChapterTitlesInANameSerializer(ChapterKeysSerializer):
+    def get_chapter_ids(self, obj):
+        rows = obj.chapters.all()
+        if self.context.get("long_only"):
+            rows = rows.filter(number__gt=1)
+        return [chapter.title for chapter in rows]
+
+
+def test_rows_in_a_name_read_only_by_queries_of_their_own_are_not_prefetched(chapters):
+    plan = plan_for(ChapterKeysSerializer)
+    expected, plain_count = _rendered(ChapterKeysSerializer, Book.objects.all())
+
+    data, count = _rendered(
+        ChapterKeysSerializer, optimize(Book.objects.all(), ChapterKeysSerializer)
+    )
+
+    assert data == expected
+    assert plan.relations == ()
+    assert count == plain_count == 1 + 3
+
+
+def test_rows_in_a_name_read_as_rows_on_another_path_are_prefetched(chapters):
+    plan = plan_for(ChapterTitlesInANameSerializer)
+    expected, _ = _rendered(ChapterTitlesInANameSerializer, Book.objects.all())
+
+    data, count = _rendered(
+        ChapterTitlesInANameSerializer,
+        optimize(Book.objects.all(), ChapterTitlesInANameSerializer),
+    )
+
+    assert data == expected
+    assert [relation.lookup for relation in plan.relations] == ["chapters"]
+    assert count == 2

@@ -312,7 +312,11 @@ class _Reader(ast.NodeVisitor):
             self.record(path)
 
     def visit_Name(self, node: ast.Name) -> None:
-        return None  # a bare name: its uses are judged where they matter (calls)
+        """A bare name: its uses are judged where they matter (calls), but a name bound
+        to a relation's rows used as such (``len(rows)``, ``return rows``) reads them."""
+        path = self.aliases.get(node.id)
+        if path is not None and path[-1:] == (ROWS,):
+            self.record(path, "rows")
 
     def visit_FormattedValue(self, node: ast.FormattedValue) -> None:
         path = self.chain(node.value)
@@ -322,10 +326,34 @@ class _Reader(ast.NodeVisitor):
             self.record(path, "text")
 
     def visit_Assign(self, node: ast.Assign) -> None:
-        self.visit(node.value)
-        path = self.chain(node.value)
+        value = node.value
+        path = self.chain(value)
+        if path is not None and _manager_of_all(value) is not None:
+            # rows = obj.items.all(): read where the name is used as rows, not when a
+            # query method on it runs a query of its own (rows.values_list(...)).
+            for target in node.targets:
+                self.bind(target, path)
+            return
+        self.visit(value)
+        if self._narrowed(value, node.targets):
+            return
         for target in node.targets:
             self.bind(target, path)
+
+    def _narrowed(self, value: ast.AST, targets: list[ast.expr]) -> bool:
+        """``rows = rows.filter(...)``: a query of its own on some path of the code; the
+        name keeps standing for the relation's rows on the others."""
+        if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)):
+            return False
+        receiver = value.func.value
+        return (
+            value.func.attr in DEFEATING
+            and isinstance(receiver, ast.Name)
+            and len(targets) == 1
+            and isinstance(targets[0], ast.Name)
+            and targets[0].id == receiver.id
+            and self.aliases.get(receiver.id, ())[-1:] == (ROWS,)
+        )
 
     def visit_For(self, node: ast.For) -> None:
         self._bind_loop(node.target, node.iter)
