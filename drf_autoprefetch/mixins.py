@@ -122,15 +122,20 @@ def _unplanned_inside(get_serializer_class: GetQueryset) -> GetQueryset:
 
 def _renders_rows_of(serializer_class: type[Any] | None, queryset: Any) -> bool:
     """Whether ``serializer_class``, the one an ``@action`` renders with by its own code
-    (:mod:`drf_autoprefetch.actions`), renders rows of ``queryset``'s model (rows in a
-    list: assumed so); ``False`` for ``None``, an action rendering with none."""
+    (:mod:`drf_autoprefetch.actions`), renders rows of the model of ``queryset`` (a
+    QuerySet, or a list of rows); ``False`` for ``None``, an action rendering with none."""
     model = None if serializer_class is None else serializer_model(serializer_class)
     if model is None:
         return False
-    if not isinstance(queryset, QuerySet):
-        return True
-    rows: Any = queryset.model
-    return bool(issubclass(rows, model) or rows._meta.concrete_model is model._meta.concrete_model)
+    if isinstance(queryset, QuerySet):
+        rows: Any = queryset.model
+    elif queryset:
+        rows = type(queryset[0])
+    else:
+        return True  # no row: nothing is loaded either way
+    if not (isinstance(rows, type) and issubclass(rows, Model)):
+        return False
+    return issubclass(rows, model) or rows._meta.concrete_model is model._meta.concrete_model
 
 
 class AutoPrefetchMixin:

@@ -773,3 +773,37 @@ def test_an_action_gets_the_plan_of_the_serializer_it_renders_with(
 
     assert response.data == expected
     assert len(captured) == expected_queries
+
+
+class BookRowsActionsViewSet(BookActionsViewSet):
+    """A ``get_queryset()`` handing the rows over as a list."""
+
+    def get_queryset(self):
+        return list(Book.objects.order_by("pk"))
+
+    @action(detail=False)
+    def all_chapters(self, request):
+        books = self.get_queryset()
+        chapters = [chapter for book in books for chapter in book.chapters.all()]
+        return Response(ChapterWithBookSerializer(chapters, many=True).data)
+
+
+class ChapterWithBookSerializer(serializers.ModelSerializer):
+    book = shapes.BookTitleSerializer()
+
+    class Meta:
+        model = Chapter
+        fields = ["id", "title", "book"]
+
+
+def test_an_action_rendering_other_rows_than_a_list_of_the_views_gets_no_plan(world):
+    plain = type("Plain", (BookRowsActionsViewSet,), {"autoprefetch": False})
+    where = {"path": "/books/all_chapters/"}
+    with CaptureQueriesContext(connection) as unoptimized:
+        expected = call(plain, "all_chapters", **where).data
+
+    with CaptureQueriesContext(connection) as captured:
+        response = call(BookRowsActionsViewSet, "all_chapters", **where)
+
+    assert response.data == expected
+    assert len(captured) == len(unoptimized)
