@@ -6,7 +6,7 @@ An ``@action`` may read its rows through the view (``self.get_object()``,
 (``Response({"state": obj.state})``). The plan of the view's serializer would then load
 what nobody reads: one query per prefetch, for nothing. The action's source is read
 (never run): where it never asks the view for a serializer and calls nothing of the view
-but DRF's row access, its rows get the plan of the one serializer class it builds, or
+but :data:`PLAIN_VIEW_METHODS`, its rows get the plan of the one serializer class it builds, or
 none where it builds none (or several). Code that cannot be read, calls other code of
 the view, or hands the view to other code keeps the view serializer's plan, as before.
 """
@@ -19,14 +19,15 @@ import textwrap
 import weakref
 from typing import Any
 
-__all__ = ["ROW_ACCESS", "action_serializer"]
+__all__ = ["PLAIN_VIEW_METHODS", "action_serializer"]
 
 #: What :func:`action_serializer` says of an action that renders through the view's
 #: serializer, or whose code does not say.
 _VIEW_SERIALIZER: tuple[bool, type[Any] | None] = (False, None)
 
-#: View methods that read or page rows without rendering them.
-ROW_ACCESS = frozenset(
+#: View methods an action may call without rendering through the view's serializer:
+#: DRF's row access and paging, the permission checks, and the serializer context.
+PLAIN_VIEW_METHODS = frozenset(
     {
         "check_object_permissions",
         "check_permissions",
@@ -34,6 +35,7 @@ ROW_ACCESS = frozenset(
         "get_object",
         "get_paginated_response",
         "get_queryset",
+        "get_serializer_context",
         "paginate_queryset",
     }
 )
@@ -127,9 +129,9 @@ def _allowed(node: ast.AST, view: str, view_class: type) -> bool:
 
 
 def _other_code(view_class: type, name: str) -> bool:
-    """Whether ``name`` on the view is code other than DRF's row access (a method or a
-    property of the view's), rather than a value (``self.request``, ``self.kwargs``)."""
-    if name in ROW_ACCESS:
+    """Whether ``name`` on the view is code other than :data:`PLAIN_VIEW_METHODS` (a
+    method or a property of the view's), rather than a value (``self.request``)."""
+    if name in PLAIN_VIEW_METHODS:
         return False
     try:
         member = inspect.getattr_static(view_class, name)

@@ -744,6 +744,14 @@ class BookActionsViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
         return Response({"title": self.get_object().title})
 
     @action(detail=True)
+    def history(self, request, pk=None):
+        book = self.get_object()
+        context = self.get_serializer_context()
+        return Response(
+            ChapterTitleSerializer(book.chapters.all(), many=True, context=context).data
+        )
+
+    @action(detail=True)
     def through_a_helper(self, request, pk=None):
         return self._render(self.get_object())
 
@@ -757,6 +765,7 @@ class BookActionsViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
         ("chapters", True, 2),  # the book, its chapters: no plan of the view's serializer
         ("titles", False, 1),  # the titles serializer's plan: categories joined
         ("state", True, 1),
+        ("history", True, 2),  # the view's context passed on: still its own serializer
         ("through_a_helper", True, 2),  # the view's serializer: its plan
     ],
 )
