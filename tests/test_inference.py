@@ -944,3 +944,23 @@ def test_rows_in_a_name_read_as_rows_on_another_path_are_prefetched(chapters):
     assert data == expected
     assert [relation.lookup for relation in plan.relations] == ["chapters"]
     assert count == 2
+
+
+class MembershipTestSerializer(serializers.ModelSerializer):
+    """``in`` on the object itself (a model defining ``__contains__``, say)."""
+
+    has_draft = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Book
+        fields = ["id", "has_draft"]
+
+    def get_has_draft(self, obj):
+        return "draft" in obj if hasattr(type(obj), "__contains__") else False
+
+
+def test_a_membership_test_on_the_object_itself_is_planned_as_nothing_read():
+    plan = plan_for(MembershipTestSerializer)
+
+    assert plan.relations == ()
+    assert plan.warnings == ()

@@ -285,7 +285,7 @@ class _Reader(ast.NodeVisitor):
         if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
             return False
         path = self.chain(node)
-        if path is None or path[-1] not in (PREFETCH_CACHE, FIELDS_CACHE):
+        if not path or path[-1] not in (PREFETCH_CACHE, FIELDS_CACHE):
             return False
         return self._loading_state(path, key.value)
 
