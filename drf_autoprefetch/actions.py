@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import ast
 import inspect
-import textwrap
 import weakref
 from typing import Any
+
+from drf_autoprefetch.inference.reading import function_node
 
 __all__ = ["PLAIN_VIEW_METHODS", "action_serializer"]
 
@@ -63,12 +64,8 @@ def _read(view_class: type, function: Any) -> tuple[bool, type[Any] | None]:
     if not getattr(function, "mapping", None):  # not an @action
         return _VIEW_SERIALIZER
     function = inspect.unwrap(function)
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
-    except (OSError, TypeError, SyntaxError):
-        return _VIEW_SERIALIZER
-    node = tree.body[0] if tree.body else None
-    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or not node.args.args:
+    node = function_node(function)
+    if node is None or not node.args.args:
         return _VIEW_SERIALIZER
     view = node.args.args[0].arg
     if not all(_allowed(each, view, view_class) for each in ast.walk(node)):

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ROWS", "Access", "Reading", "read_function"]
+__all__ = ["ROWS", "Access", "Reading", "function_node", "read_function"]
 
 Path = tuple[str, ...]
 
@@ -155,15 +155,21 @@ def read_function(function: Any, subject: int) -> Reading | None:
     return _cache[key]
 
 
-def _read(function: Any, subject: int) -> Reading | None:
+def function_node(function: Any) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The syntax tree of ``function``'s definition; ``None`` when its source cannot be
+    read or is not one ``def`` (a lambda, a builtin, code made at run time)."""
     try:
-        source = textwrap.dedent(inspect.getsource(function))
-        tree = ast.parse(source)
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
     except (OSError, TypeError, SyntaxError, IndentationError):
         return None
     node = tree.body[0] if tree.body else None
-    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        return None  # a lambda, or source that is not one function
+    return node if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+
+
+def _read(function: Any, subject: int) -> Reading | None:
+    node = function_node(function)
+    if node is None:
+        return None
     parameters = [*node.args.posonlyargs, *node.args.args]
     if len(parameters) <= subject:
         return None
