@@ -170,6 +170,46 @@ def _user_prefetches(lookups: Sequence[Lookup]) -> frozenset[str]:
     )
 
 
+def _shared_paths(queryset: QuerySet[Any], lookups: Sequence[Lookup]) -> frozenset[str]:
+    """The single-valued relations whose instances the rows of ``queryset`` share without
+    the plan: those its own prefetches load (one instance per key, every level of each
+    lookup) and the one its related manager sets on every row (``event.orders.all()``
+    gives each order that very ``event``)."""
+    paths: set[str] = set()
+    for lookup in lookups:
+        through = lookup.prefetch_through if isinstance(lookup, Prefetch) else lookup
+        parts = through.split("__")
+        own = isinstance(lookup, Prefetch) and lookup.queryset is not None
+        # A level the lookup loads with a queryset of its own is the merge's (``taken``).
+        paths.update("__".join(parts[:end]) for end in range(1, len(parts) + (not own)))
+    known = queryset._known_related_objects  # type: ignore[attr-defined]
+    paths.update(field.name for field in known)
+    return frozenset(paths)
+
+
+def _unjoined(
+    relations: tuple[Relation, ...], shared: frozenset[str], prefix: str = ""
+) -> tuple[Relation, ...]:
+    """``relations`` with each join at a ``shared`` path loaded by a prefetch instead.
+
+    A join would give every row a copy of its own where the rows share one instance
+    (which may cache what its code computes, per instance). The prefetch finds the
+    instances already there and reads nothing, as Django would without the plan.
+    """
+    changed = []
+    for relation in relations:
+        path = f"{prefix}{relation.lookup}"
+        children = relation.children
+        if any(each.startswith(f"{path}__") for each in shared):
+            children = _unjoined(children, shared, f"{path}__")
+        if relation.kind is Kind.JOIN and path in shared:
+            relation = replace(relation, kind=Kind.PREFETCH_ONE, children=children)
+        elif children is not relation.children:
+            relation = relation.with_children(children)
+        changed.append(relation)
+    return tuple(changed)
+
+
 def _apply(
     queryset: QuerySet[Any],
     relations: tuple[Relation, ...],
@@ -178,11 +218,15 @@ def _apply(
 ) -> QuerySet[Any]:
     existing: Sequence[Lookup] = queryset._prefetch_related_lookups  # type: ignore[attr-defined]
     taken = _user_prefetches(existing)
+    shared: frozenset[str] = frozenset()
+    if relations and (existing or queryset._known_related_objects):  # type: ignore[attr-defined]
+        shared = _shared_paths(queryset, existing)
+        relations = _unjoined(relations, shared)
     queryset = _keep_columns(queryset, relations, columns)
     if queryset.query.select_related is True:  # select_related() with no argument: kept
         select: list[str] = []
         specs = _split_under_all(queryset.model, relations, taken)
-    elif taken or not relations:
+    elif taken or shared or not relations:
         select, specs = _split(relations, taken)
     else:
         level = _level(relations)

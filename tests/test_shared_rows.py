@@ -1,0 +1,99 @@
+"""Related instances the rows already share stay shared.
+
+Without the library, the rows of ``category.books.all()`` all hold that very
+``category``, and ``prefetch_related("category")`` gives the books of one category one
+instance. Code caching per instance (pretix's ``event.settings``) relies on it: a join
+giving each row a copy of its own would make that code query once per row.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework import serializers
+
+from drf_autoprefetch import optimize
+from tests.testapp.models import Book, Category, Chapter
+
+
+class BookCategorySerializer(serializers.ModelSerializer):
+    category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "title", "category"]
+
+
+class ChapterBookSerializer(serializers.ModelSerializer):
+    book = BookCategorySerializer(read_only=True)
+
+    class Meta:
+        model = Chapter
+        fields = ["id", "number", "book"]
+
+
+@pytest.fixture
+def books(world):
+    """Two more books of the first category: rows sharing a related row."""
+    category = Category.objects.filter(books__isnull=False).first()
+    for n in range(2):
+        Book.objects.create(title=f"More {n}", isbn=f"more-{n}", category=category)
+    return world
+
+
+def read(serializer_class, queryset):
+    with CaptureQueriesContext(connection) as captured:
+        rows = list(queryset)
+        data = serializer_class(rows, many=True).data
+    return rows, data, len(captured)
+
+
+def category_books():
+    category = Category.objects.filter(books__isnull=False).first()
+    return category, category.books.all()
+
+
+def test_the_rows_of_a_related_manager_keep_its_instance(books):
+    category, plain = category_books()
+    _, expected, plain_queries = read(BookCategorySerializer, plain)
+
+    rows, data, queries = read(
+        BookCategorySerializer, optimize(category.books.all(), BookCategorySerializer)
+    )
+
+    assert data == expected
+    assert queries == plain_queries == 1
+    assert len(rows) == 3
+    assert all(row.category is category for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("serializer_class", "queryset", "path", "queries"),
+    [
+        (BookCategorySerializer, lambda: Book.objects.prefetch_related("category"), "category", 2),
+        (
+            ChapterBookSerializer,
+            lambda: Chapter.objects.prefetch_related("book__category"),
+            "book.category",
+            3,
+        ),
+    ],
+    ids=["prefetched", "prefetched-below"],
+)
+def test_instances_the_queryset_prefetches_stay_one_per_row_of_the_database(
+    books, serializer_class, queryset, path, queries
+):
+    _, expected, plain_queries = read(serializer_class, queryset())
+
+    rows, data, optimized_queries = read(serializer_class, optimize(queryset(), serializer_class))
+
+    def target(row):
+        for name in path.split("."):
+            row = getattr(row, name)
+        return row
+
+    assert data == expected
+    assert optimized_queries == plain_queries == queries
+    instances = {id(target(row)) for row in rows}
+    assert len(instances) == len({target(row).pk for row in rows}) < len(rows)
