@@ -142,6 +142,9 @@ class Draft:
         self.reads: set[str] = set()
         #: Code whose reads are not known gets these rows: no column may be left out.
         self.whole_row = False
+        #: Code the planner cannot see into gets these rows: it may read through any
+        #: relation below them, whose columns then all load too.
+        self.opaque = False
 
     @property
     def to_many(self) -> bool:
@@ -306,14 +309,17 @@ def freeze_all(children: dict[str, Draft], how: Freezing) -> tuple[Relation, ...
 
 def fold_back_references(draft: Draft) -> set[str]:
     """Drop each join back to the parent rows of a reverse foreign key's prefetch, where
-    the parent rows can serve it; return the root columns this made the root read.
+    the parent rows can serve it, planning what it loads on the parent rows instead;
+    return the root columns this made the root read.
 
     Django sets the foreign key of each row a reverse foreign key prefetches to the parent
     row it was read for (``line.order is order``), unless that row already holds one. A
     join of ``order`` into the lines' query would build one more copy of each order per
     line, for values the parent row holds: a field reading ``order.currency`` below
-    ``lines`` reads it from the parent instead, which loads that column. Only a join that
-    reads columns (no relation below it, no code whose reads are unknown) is dropped.
+    ``lines`` reads it from the parent instead, which loads that column. Relations read
+    through it (``source="parent.images"`` below ``children``) are the parent's own: they
+    are loaded onto the parent rows, by the prefetch the parent level has or gets, as
+    without the plan.
     """
     read: set[str] = set()
     for child in list(draft.children.values()):
@@ -322,11 +328,45 @@ def fold_back_references(draft: Draft) -> set[str]:
     if draft.kind is not Kind.PREFETCH or draft.plain or parent is None or parent.model is None:
         return read
     back = draft.children.get(_back_link(parent.model, draft.lookup) or "")
-    if back is None or not _served_by(back, parent.model):
+    if back is None or not _served_by(back, parent.model) or not _mergeable(parent, back):
         return read
-    parent.reads |= back.reads
     del draft.children[back.attr]
+    _merge_into(parent, back)
     return read | back.reads if parent.is_root else read
+
+
+def _mergeable(target: Draft, source: Draft) -> bool:
+    """Whether the relations of ``source`` can join those of ``target`` (rows of the same
+    model) without two ways of loading one relation."""
+    for name, child in source.children.items():
+        mine = target.children.get(name)
+        if mine is None:
+            continue
+        if (mine.kind, mine.model, mine.lookup) != (child.kind, child.model, child.lookup):
+            return False
+        if mine.queryset is not None or child.queryset is not None:
+            return False
+        if mine.annotations or child.annotations or not _mergeable(mine, child):
+            return False
+    return True
+
+
+def _merge_into(target: Draft, source: Draft) -> None:
+    """What ``source`` reads, read of ``target`` instead (see :func:`_mergeable`)."""
+    target.reads |= source.reads
+    target.whole_row = target.whole_row or source.whole_row
+    target.opaque = target.opaque or source.opaque
+    target.rows_read = target.rows_read or source.rows_read
+    target.readers.extend(source.readers)
+    for name, child in source.children.items():
+        mine = target.children.get(name)
+        if mine is None:
+            child.parent = target
+            target.children[name] = child
+            continue
+        if child.origin is None:
+            mine.origin = None  # a field reads it, not only inferred code
+        _merge_into(mine, child)
 
 
 def leave_alone(root: Draft, marks: Iterable[tuple[str, str | None, bool]]) -> None:
@@ -356,14 +396,13 @@ def _back_link(model: type[Model], lookup: str) -> str | None:
 
 
 def _served_by(back: Draft, model: type[Model]) -> bool:
-    """Whether the parent rows of ``model`` serve what ``back`` reads: its columns only."""
+    """Whether the parent rows of ``model`` serve what ``back`` loads: a plain join."""
     return (
         back.kind is Kind.JOIN
         and back.model is model
         and back.attr == back.lookup
-        and not (back.children or back.annotations or back.plain or back.loose)
+        and not (back.annotations or back.plain or back.loose)
         and back.queryset is None
-        and not back.whole_row
     )
 
 

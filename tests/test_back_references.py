@@ -8,6 +8,7 @@ import json
 
 import pytest
 from django.db import connection
+from django.db.models import Prefetch
 from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers
 
@@ -106,16 +107,16 @@ def test_a_queryset_that_defers_what_is_read_back_loads_it(world):
             "testapp.Category\n  prefetch books (testapp.Book)\n"
             "    prefetch chapters (testapp.Chapter)",
         ),
-        # A relation read beyond the parent keeps the join.
+        # A relation read beyond the parent is the parent's own: loaded onto it.
         (
             BookChapterCategoriesSerializer,
             Book,
-            "testapp.Book\n  prefetch chapters (testapp.Chapter)\n"
-            "    select book (testapp.Book)\n      select category (testapp.Category)",
+            "testapp.Book\n  select category (testapp.Category)\n"
+            "  prefetch chapters (testapp.Chapter)",
         ),
     ],
 )
-def test_what_the_parent_rows_cannot_serve_is_planned_as_usual(
+def test_what_is_read_beyond_the_parent_is_planned_on_the_parent(
     world, serializer_class, model, printed
 ):
     expected, _ = rendered(serializer_class, list(model.objects.all()))
@@ -141,3 +142,59 @@ def test_a_split_declared_on_the_join_back_is_accepted_and_needs_no_query():
         autoprefetch_split = ("chapters__book",)
 
     assert str(plan_for(Declared)) == "testapp.Book\n  prefetch chapters (testapp.Chapter)"
+
+
+class BookTitleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Book
+        fields = ["id", "title"]
+
+
+class SiblingSerializer(serializers.ModelSerializer):
+    """As oscarapi's child products render ``images`` with ``source="parent.images"``."""
+
+    parent_books = BookTitleSerializer(many=True, source="parent.books", read_only=True)
+
+    class Meta:
+        model = Category
+        fields = ["id", "name", "parent_books"]
+
+
+class CategoryChildrenSerializer(serializers.ModelSerializer):
+    books = BookTitleSerializer(many=True, read_only=True)
+    children = SiblingSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Category
+        fields = ["id", "name", "books", "children"]
+
+
+def test_a_to_many_relation_read_back_is_the_parents_own():
+    plan = plan_for(CategoryChildrenSerializer)
+
+    assert str(plan) == (
+        "testapp.Category\n  prefetch books (testapp.Book)\n  prefetch children (testapp.Category)"
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "queryset",
+    [
+        lambda: Category.objects.all(),
+        lambda: Category.objects.prefetch_related(
+            Prefetch("books", queryset=Book.objects.order_by("-id"))
+        ),
+        lambda: Category.objects.prefetch_related("books", "children"),
+    ],
+    ids=["plain", "books-of-its-own-order", "prefetched"],
+)
+def test_rows_read_back_through_the_parent_are_the_parents_rows(world, queryset):
+    expected, _ = rendered(CategoryChildrenSerializer, queryset())
+
+    data, queries = rendered(
+        CategoryChildrenSerializer, optimize(queryset(), CategoryChildrenSerializer)
+    )
+
+    assert data == expected
+    assert queries == 3  # categories, their books, their children; before: their books again
