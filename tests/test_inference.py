@@ -572,6 +572,39 @@ def test_rows_handed_to_other_code_are_named_in_words():
     )
 
 
+def count_late(rows):
+    """Filters the rows it gets: a query of its own, whatever was prefetched."""
+    return rows.filter(number__gt=1).count()
+
+
+class LateChaptersSerializer(serializers.ModelSerializer):
+    late = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Book
+        fields = ["id", "late"]
+
+    def get_late(self, obj):
+        return count_late(obj.chapters.all())
+
+
+def test_rows_handed_whole_to_other_code_are_not_prefetched(world):
+    plan = plan_for(LateChaptersSerializer)
+    expected, plain = _rendered(LateChaptersSerializer, Book.objects.all())
+
+    data, queries = _rendered(
+        LateChaptersSerializer, optimize(Book.objects.all(), LateChaptersSerializer)
+    )
+
+    assert plan.relations == ()  # the code may filter them: a prefetch would be a query more
+    assert plan.warnings == (
+        "LateChaptersSerializer.late: LateChaptersSerializer.get_late hands the rows of "
+        "chapters to count_late(), which the planner does not follow; decorate the code with "
+        "@hints(...) naming what it reads.",
+    )
+    assert (data, queries) == (expected, plain)
+
+
 @pytest.mark.usefixtures("no_inference")
 def test_no_suggestion_silences_code_that_queries():
     output = _suggested("tests.test_inference.DeviceEnabledCountSerializer").splitlines()

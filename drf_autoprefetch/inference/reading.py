@@ -523,4 +523,6 @@ class _Reader(ast.NodeVisitor):
             path = self.chain(argument)
             if path is not None:
                 self.reading.handed.append((path, callee))
+                if path[-1:] == (ROWS,):
+                    continue  # rows that code may filter (a query) or read: not loaded
             self.visit(argument)
