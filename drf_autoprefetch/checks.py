@@ -24,6 +24,7 @@ from drf_autoprefetch.discovery import (
     misplaced_mixin,
     plan_unenforced,
     provided_names,
+    queryset_known,
     unique_serializers,
 )
 from drf_autoprefetch.drafts import warning_text
@@ -57,13 +58,13 @@ def check_plans(
     bad hints and unplannable fields.
     """
     targets = discover()
-    provided: dict[SerializerClass, set[str]] = {}
+    querysets: dict[SerializerClass, _Querysets] = {}
     for target in targets:
-        provided.setdefault(target.serializer, set()).update(provided_names(target))
+        querysets.setdefault(target.serializer, _Querysets()).add(target)
     messages: list[checks.CheckMessage | _Cause] = [*check_views(targets)]
     causes: dict[str, _Cause] = {}
     for serializer in unique_serializers(targets):
-        found, plan = _check_one(serializer, provided[serializer])
+        found, plan = _check_one(serializer, querysets[serializer])
         messages.extend(found)
         for message, paths in plan.causes if plan is not None else ():
             if message not in causes:  # reported where it is first met
@@ -71,6 +72,18 @@ def check_plans(
                 messages.append(causes[message])
             causes[message].add(paths)
     return [item.warning() if isinstance(item, _Cause) else item for item in messages]
+
+
+@dataclass
+class _Querysets:
+    """What the querysets one serializer renders are known to carry, over its views."""
+
+    provided: set[str] = field(default_factory=set)
+    known: bool = True
+
+    def add(self, target: Target) -> None:
+        self.provided.update(provided_names(target))
+        self.known = self.known and queryset_known(target)
 
 
 @dataclass
@@ -108,19 +121,19 @@ def check_serializer(
 
     ``provided``: names the views' querysets annotate, which root fields may read.
     """
-    found, plan = _check_one(serializer, provided)
+    found, plan = _check_one(serializer, _Querysets(set(provided)))
     if plan is None:
         return found
     return [_unplannable(warning, serializer) for warning in plan.warnings]
 
 
 def _check_one(
-    serializer: SerializerClass, provided: Iterable[str]
+    serializer: SerializerClass, querysets: _Querysets
 ) -> tuple[list[checks.CheckMessage], Plan | None]:
     """The errors of one serializer, and its plan when its warnings are to be reported."""
     path = dotted_path(serializer)
     try:
-        plan = plan_unenforced(serializer, provided)
+        plan = plan_unenforced(serializer, querysets.provided, known=querysets.known)
     except PlanError as exc:
         hint = E001_HINT.format(path=path)
         return [checks.Error(str(exc), hint=hint, obj=serializer, id=f"{TAG}.E001")], None

@@ -14,7 +14,13 @@ from drf_autoprefetch import observe, strict
 from drf_autoprefetch.apply import apply_plan
 from drf_autoprefetch.conf import settings
 from drf_autoprefetch.exceptions import PlanError
-from drf_autoprefetch.planner import plan_for, plan_for_queryset, quietly
+from drf_autoprefetch.planner import (
+    plan_failed,
+    plan_for,
+    plan_for_queryset,
+    quietly,
+    serializer_model,
+)
 
 __all__ = ["auto_prefetch", "registered_serializers"]
 
@@ -40,7 +46,15 @@ def _optimizable(instance: object) -> bool:
 def _optimize(klass: type, queryset: Any, kwargs: dict[str, Any], renders: bool) -> QuerySet[Any]:
     if isinstance(queryset, Manager):
         queryset = queryset.all()
-    plan = plan_for_queryset(klass, queryset, context=kwargs.get("context"), kwargs=kwargs)
+    if serializer_model(klass) is None:  # a plain Serializer: no model to plan for
+        return queryset  # type: ignore[no-any-return]
+    try:
+        plan = plan_for_queryset(klass, queryset, context=kwargs.get("context"), kwargs=kwargs)
+    except PlanError:
+        raise
+    except Exception as exc:  # the serializer's own code, built to be planned
+        plan_failed("@auto_prefetch", klass, exc)
+        return queryset  # type: ignore[no-any-return]
     observe.applied("@auto_prefetch", klass, plan, queryset)
     # Rows given input data may be saved: Django saves only the loaded columns.
     optimized: QuerySet[Any] = apply_plan(queryset, plan, prune=renders)

@@ -19,9 +19,10 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.viewsets import ViewSetMixin
 
 from drf_autoprefetch.exceptions import PlanError
-from drf_autoprefetch.mixins import AutoPrefetchMixin, applies_plan
+from drf_autoprefetch.mixins import AutoPrefetchMixin, applies_plan, drf_own, plain_filtering
 from drf_autoprefetch.plan import Plan
 from drf_autoprefetch.planner import build_plan, check_unresolved, serializer_model
+from drf_autoprefetch.planner import provided_names as planner_provided_names
 
 __all__ = [
     "MisplacedMixin",
@@ -35,6 +36,7 @@ __all__ = [
     "misplaced_mixin",
     "plan_unenforced",
     "provided_names",
+    "queryset_known",
     "serializer_for",
     "serializer_target",
     "unique",
@@ -100,29 +102,53 @@ class Target:
         Raises ``PlanError`` for a bad ``source`` or hint, and whatever the serializer
         raises when it is built without a request.
         """
-        return plan_unenforced(self.serializer, provided_names(self))
+        known = queryset_known(self)
+        return plan_unenforced(self.serializer, provided_names(self), known=known)
 
 
-def plan_unenforced(serializer_class: SerializerClass, provided: Iterable[str] = ()) -> Plan:
+def plan_unenforced(
+    serializer_class: SerializerClass, provided: Iterable[str] = (), *, known: bool = True
+) -> Plan:
     """Plan ``serializer_class`` with an empty context, without caching or logging.
 
-    A root field naming nothing on the model raises ``PlanError`` unless its name is in
-    ``provided`` (annotations of the view's queryset); a name in ``provided`` is no warning.
+    A field naming nothing on the model raises ``PlanError`` unless its name is in
+    ``provided`` (what the view's queryset carries); a name in ``provided`` is no warning.
+    Where the queryset is not ``known`` (a view building its own), such a field is a
+    warning instead, as that queryset may provide it.
     """
     factory: Any = serializer_class
     plan, _ = build_plan(factory(context={}))
-    return check_unresolved(plan, set(provided))
+    return check_unresolved(plan, set(provided), known=known)
 
 
 def provided_names(target: Target) -> frozenset[str]:
-    """Annotations of the class-level ``queryset`` of the view behind ``target``."""
+    """What the class-level ``queryset`` of the view behind ``target`` carries beyond its
+    model (annotations, ``to_attr`` prefetches, its ``Prefetch`` querysets' annotations)."""
+    view = _view_class(target)
+    queryset = getattr(view, "queryset", None) if view is not None else None
+    return frozenset() if queryset is None else planner_provided_names(queryset)
+
+
+def queryset_known(target: Target) -> bool:
+    """Whether the rows ``target`` renders are known before a request: those of an
+    ``@auto_prefetch`` serializer are whatever it is given (checked as they come); a
+    view's come from its class-level ``queryset`` only where DRF's own ``get_queryset()``,
+    ``filter_queryset()`` and filter backends, which add nothing to rows, handle it."""
+    if target.view is None:
+        return True
+    view = _view_class(target)
+    if view is None or getattr(view, "queryset", None) is None:
+        return False
+    owner = next(klass for klass in view.__mro__ if "get_queryset" in vars(klass))
+    return (owner is AutoPrefetchMixin or drf_own(owner)) and plain_filtering(view)
+
+
+def _view_class(target: Target) -> type[GenericAPIView[Any]] | None:
     try:
         view = import_string(target.target)
     except ImportError:
-        return frozenset()
-    queryset = getattr(view, "queryset", None) if is_view_class(view) else None
-    query = getattr(queryset, "query", None)
-    return frozenset(getattr(query, "annotations", None) or ())
+        return None
+    return view if is_view_class(view) else None
 
 
 # ----------------------------------------------------------------------- views

@@ -24,7 +24,7 @@ from drf_autoprefetch.columns import (
     relation_field,
 )
 from drf_autoprefetch.exceptions import PlanError
-from drf_autoprefetch.modelinfo import Attr
+from drf_autoprefetch.modelinfo import Attr, runs_code_on_load
 from drf_autoprefetch.tree import Kind, Relation
 
 __all__ = [
@@ -179,6 +179,9 @@ class Draft:
             return ColumnChoice(None, "")
         if self.whole_row:
             return ColumnChoice(None, "all: code whose reads are not known gets these rows")
+        kept = self._all_columns_kept()
+        if kept is not None:
+            return kept
         if self.queryset is not None:
             return ColumnChoice(None, "all: the queryset from hints decides")
         keys = set(link)
@@ -200,12 +203,34 @@ class Draft:
         primary-key list): those keys, where pruning the rest pays."""
         if self.id_columns is None or self.model is None or mode is False:
             return ColumnChoice(None, "all: pruning is off")
+        kept = self._all_columns_kept()
+        if kept is not None:
+            return kept
         names = in_field_order(self.model, (column_name(self.model, c) for c in self.id_columns))
         if not prunes(self.model, names, mode):
             return ColumnChoice(
                 None, "all: only keys are read, but leaving out the rest does not pay"
             )
         return ColumnChoice(self.id_columns, "keys only: only primary keys are read")
+
+    def _all_columns_kept(self) -> ColumnChoice | None:
+        """Why every column of these rows loads whatever the fields read, if it must:
+        code that may read any of them."""
+        assert self.model is not None
+        if runs_code_on_load(self.model):
+            return ColumnChoice(
+                None,
+                "all: code of the model runs as each row loads (its __init__, from_db() or "
+                "a post_init receiver) and may read any column",
+            )
+        above = self.parent
+        while above is not None:
+            if above.opaque:
+                return ColumnChoice(
+                    None, "all: code the planner cannot see into gets the rows above these"
+                )
+            above = above.parent
+        return None
 
     @property
     def path(self) -> str:

@@ -28,12 +28,13 @@ from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.plan import Plan
 from drf_autoprefetch.planner import (
     has_static_plan,
+    plan_failed,
     plan_for,
     plan_for_queryset,
     serializer_model,
 )
 
-__all__ = ["AutoPrefetchMixin", "applies_plan"]
+__all__ = ["AutoPrefetchMixin", "applies_plan", "drf_own", "plain_filtering"]
 
 GetQueryset = Callable[..., Any]
 
@@ -58,6 +59,23 @@ def applies_plan(get_queryset: object) -> bool:
     mixin's own, or an override that ``AutoPrefetchMixin.__init_subclass__`` wrapped.
     """
     return bool(getattr(get_queryset, _PLANNED, False))
+
+
+#: Packages whose views and filter backends only filter rows, never read them.
+_PLAIN_PACKAGES = ("rest_framework.", "django_filters.")
+
+
+def drf_own(klass: type) -> bool:
+    """Whether ``klass`` is DRF's (or django-filter's): code that reads no row itself."""
+    return klass.__module__.startswith(_PLAIN_PACKAGES)
+
+
+def plain_filtering(view_class: type) -> bool:
+    """Whether ``view_class`` filters its queryset by DRF's own ``filter_queryset()``
+    and filter backends of DRF or django-filter only: none reads a row, nor adds to one."""
+    owner = next(klass for klass in view_class.__mro__ if "filter_queryset" in vars(klass))
+    backends = getattr(view_class, "filter_backends", ())
+    return drf_own(owner) and all(drf_own(backend) for backend in backends)
 
 
 def _plain_paginator(paginator: Any) -> bool:
@@ -270,6 +288,11 @@ class AutoPrefetchMixin:
         vars(self)[_SERIALIZER] = serializer_class  # asked once per get_queryset()
         try:
             queryset = self.optimize_queryset(queryset)
+        except PlanError:
+            raise
+        except Exception as exc:  # the serializer's own code, built to be planned
+            plan_failed(self._described(), serializer_class, exc)
+            return queryset
         finally:
             del vars(self)[_SERIALIZER]
         if self.get_autoprefetch_strict():
@@ -358,6 +381,10 @@ class AutoPrefetchMixin:
             return False
         if not isinstance(view, ListModelMixin) or type(view).list is not ListModelMixin.list:
             return False  # a view of its own (a get() calling get_object(), say)
+        if getattr(view, "action", "list") not in ("list", None):
+            return False  # an @action: its code may read any column of the rows
+        if not plain_filtering(type(view)):
+            return False  # code of the project's may read the rows while filtering
         paginator = getattr(view, "paginator", None)
         return paginator is None or _plain_paginator(paginator)
 

@@ -13,7 +13,15 @@ from django.db.models import Model
 
 from drf_autoprefetch.tree import Kind
 
-__all__ = ["Attr", "close_names", "display_column", "model_attrs", "relation_names"]
+__all__ = [
+    "Attr",
+    "close_names",
+    "display_column",
+    "manager_annotations",
+    "model_attrs",
+    "relation_names",
+    "runs_code_on_load",
+]
 
 
 @dataclass(frozen=True)
@@ -113,3 +121,32 @@ def display_column(model: type[Model], name: str) -> str | None:
     except Exception:
         return None
     return column if getattr(field, "choices", None) and not field.is_relation else None
+
+
+def manager_annotations(model: type[Model]) -> frozenset[str]:
+    """The names the default manager of ``model`` adds to its rows (``annotate()``,
+    ``extra(select=...)``): a prefetch of its rows, built from that manager, has them."""
+    try:
+        query = model._default_manager.get_queryset().query
+    except Exception:  # a manager that needs what planning cannot give
+        return frozenset()
+    return frozenset((*query.annotations, *query.extra))
+
+
+#: Methods Django runs as it builds an instance from a row.
+_LOADING_METHODS = ("__init__", "from_db", "__getattr__")
+
+
+def runs_code_on_load(model: type[Model]) -> bool:
+    """Whether code of the project runs as an instance of ``model`` is built from a row: an
+    own ``__init__``, ``from_db()`` or ``__getattr__``, or a ``post_init`` receiver. Such
+    code may read any column (a deferred one would cost a query per row) and may set
+    attributes a serializer renders."""
+    from django.db.models.signals import post_init
+
+    for klass in model.__mro__:
+        if klass is Model:
+            break
+        if any(name in vars(klass) for name in _LOADING_METHODS):
+            return True
+    return bool(post_init.has_listeners(model))

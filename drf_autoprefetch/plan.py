@@ -7,7 +7,7 @@ Imports go one way: planner -> plan -> apply -> tree.
 
 from __future__ import annotations
 
-from collections.abc import Container, Mapping
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -26,16 +26,23 @@ __all__ = ["Kind", "Missing", "Plan", "Relation"]
 
 @dataclass(frozen=True)
 class Missing:
-    """A root field whose ``source`` names nothing on the model.
+    """A field whose ``source`` names nothing on the model of its rows.
 
-    Fine when the queryset the plan is applied to provides ``name`` (an annotation, or
-    an attribute the view set on the rows it holds). Otherwise ``fatal`` ones (DRF
-    itself would fail to render them) raise ``message``; the others are warnings.
+    Fine when the queryset the plan is applied to provides ``name``: an annotation, a
+    ``Prefetch(to_attr=...)``, an attribute the view set on the rows it holds, or, below
+    a relation, what its ``Prefetch`` queryset carries (``name`` is then the lookup path,
+    ``levels__sold``). Otherwise ``fatal`` ones (DRF itself would fail to render them)
+    raise ``message``; the others are warnings.
     """
 
     name: str
     message: str
     fatal: bool
+    #: The field path (``BookSerializer.levels.sold``), for the warning it becomes where
+    #: the queryset is not known.
+    where: str = ""
+    #: For a fatal one, the warning it is where the queryset is not known.
+    warning: str = ""
 
 
 @dataclass(frozen=True)
@@ -135,6 +142,17 @@ class Plan:
             causes=tuple(self.causes[index] for index in kept if index < len(self.causes)),
             suggestions=tuple(pair for pair in self.suggestions if pair[0] not in drop),
             unresolved=tuple(missing for missing in self.unresolved if missing not in found),
+        )
+
+    def unseen(self, missing: Sequence[Missing]) -> Plan:
+        """This plan where the queryset, which may provide the ``missing`` names, is not
+        known: each of them a warning instead of an error."""
+        texts = tuple(f"{each.where}: {each.warning}" for each in missing)
+        return replace(
+            self,
+            warnings=(*self.warnings, *texts),
+            causes=(*self.causes, *((each.warning, (each.where,)) for each in missing)),
+            unresolved=tuple(each for each in self.unresolved if each not in missing),
         )
 
     def __str__(self) -> str:

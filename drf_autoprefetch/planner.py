@@ -56,8 +56,10 @@ from drf_autoprefetch.inference.resolving import code_of as _code_of
 from drf_autoprefetch.modelinfo import (
     close_names,
     display_column,
+    manager_annotations,
     model_attrs,
     relation_names,
+    runs_code_on_load,
 )
 from drf_autoprefetch.plan import Missing, Plan
 from drf_autoprefetch.selection import (
@@ -78,6 +80,7 @@ __all__ = [
     "build_plan",
     "check_unresolved",
     "clear_cache",
+    "plan_failed",
     "plan_for",
     "plan_for_queryset",
     "serializer_model",
@@ -261,8 +264,10 @@ class _Planner:
         target.whole_row = True
         code = getattr(cls, "to_representation", None)
         if isinstance(field, serializers.ListSerializer):
+            target.opaque = True
             self.warn(walk, _custom_code_warning(field, owner))
         elif not self.inferred(code, 1, target, walk, owner):
+            target.opaque = True
             hint = self.suggestion(target.model, code, 1, owner)
             self.warn(walk, _custom_code_warning(field, owner), hint)
 
@@ -354,7 +359,7 @@ class _Planner:
         if declared is not None:
             apply_hints(declared, draft, walk, f"{type(field).__name__}.to_representation")
             return
-        draft.whole_row = True
+        draft.whole_row = draft.opaque = True
         self.warn(
             walk,
             f"{_class_name(type(field))} {why} receives the whole object and the planner "
@@ -443,6 +448,7 @@ class _Planner:
         if declared is None and self.inferred(method, subject, draft, walk, owner):
             return
         if declared is None:
+            draft.opaque = True
             self.warn(
                 walk,
                 f"method field {owner}() has no hints; decorate it with @hints(...) naming "
@@ -519,9 +525,10 @@ class _Planner:
             draft.whole_row = True  # code whose columns are not known reads the row
         if declared is None and self.inferred(_code_of(member), 0, draft, walk, owner):
             if source.nested:
-                self.warn(walk, _nested_on_member(owner, name))
+                self.warn(walk, _nested_on_member(owner, name, member))
             return None
         if declared is None:
+            draft.opaque = True
             self.warn(
                 walk,
                 f"{owner} is {_member_kind(member)} the planner cannot see into; decorate "
@@ -533,19 +540,24 @@ class _Planner:
         if name in draft.children:
             return draft.children[name]
         if source.nested:
-            self.warn(walk, _nested_on_member(owner, name))
+            self.warn(walk, _nested_on_member(owner, name, member))
         return None
 
     def missing(self, draft: Draft, name: str, walk: Walk, source: _Source, *, last: bool) -> None:
         """A source naming nothing on the model.
 
-        An error where DRF itself would fail to render the field; otherwise (DRF renders
-        its default or leaves it out) a warning, the field left unoptimized. At the root,
-        an annotation of the queryset (or an attribute of the rows a view holds) of that
-        name is accepted either way.
+        An error where DRF itself would fail to render the field, unless the queryset
+        the plan is applied to provides the name (see :class:`Missing`); otherwise (DRF
+        renders its default or leaves it out) a warning, the field left unoptimized.
+        Prefetched rows carry what their model's default manager annotates, and a model
+        running code of its own as its rows load may set any attribute: both are fine.
         """
         model = draft.model
         assert model is not None
+        if draft.to_many and name in manager_annotations(model):
+            return  # the prefetch, built from the default manager, brings it
+        if runs_code_on_load(model):
+            return  # an attribute that code may set: nothing to load for it either way
         fatal = _fatal_if_missing(source.field) and not self.lenient
         suggestion = close_names(model, name)
         guess = (
@@ -553,38 +565,54 @@ class _Planner:
             if suggestion
             else ""
         )
+        where = walk.where()
+        missing = Missing(_lookup_path(draft, name), "", fatal, where=where)
         if fatal:
             message = (
-                f"{walk.where()}: source {name!r} names nothing on {model._meta.label}. "
+                f"{where}: source {name!r} names nothing on {model._meta.label}. "
                 f"Fix the field's source; relations of {model.__name__}: "
                 f"{relation_names(model)}.{guess}"
             )
+            if draft.is_root and last and not source.nested:
+                message += (
+                    " (An annotation of that name on the queryset the plan is applied to is "
+                    "accepted.)"
+                )
+            warning = (
+                f"source {name!r} names nothing on {model._meta.label}; DRF fails to render "
+                "the field unless the queryset provides it (an annotation, or a Prefetch's "
+                f"to_attr, of that name), which cannot be checked before a request.{guess}"
+            )
+            missing = replace(missing, message=message, warning=warning)
         else:
             message = (
                 f"source {name!r} names nothing on {model._meta.label}; the field is left "
                 "unoptimized (DRF renders its default, or leaves it out, where the attribute "
                 f"is missing). If it is a typo, fix the source.{guess}"
             )
-        at_root = last and not source.nested and draft.is_root
-        if fatal and not at_root:
-            raise PlanError(message)
-        if fatal:
-            message += (
-                " (An annotation of that name on the queryset the plan is applied to is accepted.)"
-            )
-        else:
+            missing = replace(missing, message=message)
             self.warn(walk, message)
-        if at_root:
-            self.unresolved.append(Missing(name, message, fatal))
+        self.unresolved.append(missing)
 
     def resolved_missing(self) -> list[Missing]:
-        """The root's missing names, each warning as the plan words it (with its paths)."""
+        """The missing names, each warning as the plan words it (with its paths)."""
         return [
             missing
             if missing.fatal
             else replace(missing, message=self.warnings.text_of(missing.message))
             for missing in self.unresolved
         ]
+
+
+def _lookup_path(draft: Draft, name: str) -> str:
+    """``name`` on the rows of ``draft``, as a lookup path from the root (``levels__sold``):
+    how a queryset's ``Prefetch`` objects name what they provide."""
+    names = [name]
+    current: Draft | None = draft
+    while current is not None and not current.is_root:
+        names.append(current.lookup)
+        current = current.parent
+    return "__".join(reversed(names))
 
 
 def _read_column(draft: Draft, name: str) -> None:
@@ -614,10 +642,14 @@ def _read_by_related_field(field: Any, target: Draft) -> None:
         target.whole_row = True
 
 
-def _nested_on_member(owner: str, name: str) -> str:
+def _nested_on_member(owner: str, name: str, member: object) -> str:
+    text = f"the nested serializer reads what {owner} returns; its relations are not optimized."
+    if isinstance(member, functools.cached_property):  # a prefetch may fill it instead
+        return f"{text} Declare a Prefetch with to_attr={name!r} in its hints to plan them."
     return (
-        f"the nested serializer reads what {owner} returns; its relations are not "
-        f"optimized. Declare a Prefetch with to_attr={name!r} in its hints to plan them."
+        f"{text} To load them, declare in the hints of {owner} a Prefetch with a to_attr "
+        f"of its own (not {name!r}: {owner} holds that name, so Django would never fill "
+        "it) and return that attribute."
     )
 
 
@@ -836,14 +868,30 @@ def plan_for_queryset(
 
 
 def provided_names(queryset: Any) -> frozenset[str]:
-    """Names the rows of ``queryset`` carry beyond the model: its annotations, and the
-    attributes of the first row when the rows are already read (a list, an evaluated
+    """Names the rows of ``queryset`` carry beyond the model: its annotations and
+    ``extra()`` selects, the attributes its prefetches set (``to_attr``), what the
+    querysets of its ``Prefetch`` objects carry (as lookup paths, ``levels__sold``), and
+    the attributes of the first row when the rows are already read (a list, an evaluated
     QuerySet), such as values a view set on each row."""
-    names = set(getattr(getattr(queryset, "query", None), "annotations", None) or ())
+    names = set(_query_names(queryset))
     rows = queryset if isinstance(queryset, list) else getattr(queryset, "_result_cache", None)
     if rows:
         names.update(vars(rows[0]))
     return frozenset(names)
+
+
+def _query_names(queryset: Any, prefix: str = "") -> Iterator[str]:
+    query = getattr(queryset, "query", None)
+    yield from (f"{prefix}{name}" for name in getattr(query, "annotations", None) or ())
+    yield from (f"{prefix}{name}" for name in getattr(query, "extra", None) or ())
+    for lookup in getattr(queryset, "_prefetch_related_lookups", None) or ():
+        to = getattr(lookup, "prefetch_to", lookup)
+        if not isinstance(to, str):
+            continue
+        yield f"{prefix}{to}"
+        inner = getattr(lookup, "queryset", None)
+        if inner is not None:
+            yield from _query_names(inner, f"{prefix}{to}__")
 
 
 def _cached_plan(
@@ -870,16 +918,23 @@ def _resolved(
     return plan
 
 
-def check_unresolved(plan: Plan, provided: Container[str]) -> Plan:
-    """``plan`` for a queryset providing ``provided``: ``PlanError`` for a root field that
-    DRF could not render, naming nothing the model or ``provided`` has; the warnings of
-    the names ``provided`` has dropped."""
+def check_unresolved(plan: Plan, provided: Container[str], *, known: bool = True) -> Plan:
+    """``plan`` for a queryset providing ``provided``: the warnings of the names it
+    provides dropped, and ``PlanError`` for a field DRF could not render, naming nothing
+    the model or ``provided`` has. Where the queryset is not ``known`` (the start-up
+    checks of a view building its own queryset), such a field is a warning instead: that
+    queryset may provide the name."""
     if not plan.unresolved:
         return plan
+    unseen = []
     for missing in plan.unresolved:
-        if missing.fatal and missing.name not in provided:
+        if not missing.fatal or missing.name in provided:
+            continue
+        if known:
             raise PlanError(missing.message)
-    return plan.provided(provided)
+        unseen.append(missing)
+    plan = plan.provided(provided)
+    return plan.unseen(unseen) if unseen else plan
 
 
 def _remember(cache: OrderedDict[tuple[Any, ...], Any], key: tuple[Any, ...], value: Any) -> None:
@@ -1105,6 +1160,23 @@ def quietly() -> Iterator[None]:
         yield
     finally:
         _quiet.reset(token)
+
+
+def plan_failed(where: str, serializer_class: type, exc: Exception) -> None:
+    """Log (once per place, serializer and kind of error) that planning failed while a
+    request was served, ``where``: its queryset is left as it is, as without the library.
+
+    Building a serializer to plan it runs the project's code with what planning has (the
+    context, the keyword arguments a view passes), which may not be what that code needs
+    (an ``__init__`` wanting its instance, a keyword argument only a call site passes).
+    """
+    text = (
+        f"{where} could not plan {serializer_class.__name__} ({type(exc).__name__}: {exc}); "
+        "its queryset is left unoptimized."
+    )
+    if text not in _logged:
+        _logged.add(text)
+        logger.warning("drf_autoprefetch: %s", text, exc_info=exc)
 
 
 def _reported(plan: Plan) -> Plan:

@@ -13,7 +13,10 @@ from django.db.models import Prefetch
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.filters import BaseFilterBackend
 from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 
 from drf_autoprefetch import (
@@ -420,6 +423,58 @@ def test_a_view_with_its_own_list_or_a_cursor_paginator_loads_rows_whole(manuals
     assert column("body") in sql
 
 
+class WordCountViewSet(ManualViewSet):
+    """An ``@action`` reading a column the serializer does not, beside its rows."""
+
+    @action(detail=False)
+    def words(self, request):
+        rows = self.filter_queryset(self.get_queryset())
+        data = self.get_serializer(rows, many=True).data
+        return Response({"results": data, "words": sum(len(row.body.split()) for row in rows)})
+
+
+class VisibleOnlyViewSet(ManualViewSet):
+    """A ``filter_queryset()`` of its own reading the rows."""
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        return [row for row in queryset if row.body]
+
+
+class BodyFilter(BaseFilterBackend):
+    """A filter backend of the project's, reading the rows in Python."""
+
+    def filter_queryset(self, request, queryset, view):
+        kept = [row.pk for row in queryset if row.body]
+        return queryset.filter(pk__in=kept)
+
+
+class FilteredViewSet(ManualViewSet):
+    filter_backends = [BodyFilter]
+
+
+@pytest.mark.parametrize(
+    ("viewset", "actions"),
+    [
+        (WordCountViewSet, {"get": "words"}),
+        (VisibleOnlyViewSet, {"get": "list"}),
+        (FilteredViewSet, {"get": "list"}),
+    ],
+    ids=["action", "filter-queryset", "filter-backend"],
+)
+def test_rows_code_of_the_view_reads_load_whole(manuals, viewset, actions):
+    plain = type("Plain", (viewset,), {"autoprefetch": False})
+    expected = call(plain, "get", "/manuals/", actions)
+    with CaptureQueriesContext(connection) as plain_queries:
+        call(plain, "get", "/manuals/", actions)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = call(viewset, "get", "/manuals/", actions)
+
+    assert dumped(response.data) == dumped(expected.data)
+    assert len(captured) == len(plain_queries)  # before: one more query per row, for its body
+
+
 def test_a_string_related_field_reads_what_djangos_own_str_methods_read():
     from django.contrib.auth.models import Group
 
@@ -450,3 +505,38 @@ def test_a_generic_view_of_its_own_loads_rows_whole(manuals):
         OwnGet.as_view()(request)
 
     assert column("body") in captured[0]["sql"]
+
+
+class TitlesField(serializers.Field):
+    """Code the planner cannot see into (no hints, inference off) that reads columns of
+    the rows below the object it gets: pretix's ``option_identifiers``."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, value):
+        return sorted(manual.title for manual in value.manuals.all())
+
+
+class ShelfTitlesSerializer(serializers.ModelSerializer):
+    manuals = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    titles = TitlesField()
+
+    class Meta:
+        model = Shelf
+        fields = ["id", "manuals", "titles"]
+
+
+def test_rows_below_code_the_planner_cannot_see_into_keep_their_columns(manuals, settings):
+    settings.DRF_AUTOPREFETCH = {"INFER": False}
+    expected, _ = rendered(ShelfTitlesSerializer, Shelf.objects.all())
+
+    (relation,) = plan_for(ShelfTitlesSerializer).relations
+    data, queries = rendered(
+        ShelfTitlesSerializer, optimize(Shelf.objects.all(), ShelfTitlesSerializer)
+    )
+
+    assert relation.only is None
+    assert relation.columns_why == "all: code the planner cannot see into gets the rows above these"
+    assert data == expected
+    assert len(queries) == 2  # before: one more query per manual, for its deferred title

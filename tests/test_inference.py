@@ -519,8 +519,10 @@ def test_a_property_building_related_rows_is_read_and_its_relation_prefetched(dc
     assert relation.origin == "inferred from Device.enabled_interfaces"
     assert plan.warnings == (
         "DeviceTerminationsSerializer.enabled_interfaces: the nested serializer reads what "
-        "Device.enabled_interfaces returns; its relations are not optimized. Declare a "
-        "Prefetch with to_attr='enabled_interfaces' in its hints to plan them.",
+        "Device.enabled_interfaces returns; its relations are not optimized. To load them, "
+        "declare in the hints of Device.enabled_interfaces a Prefetch with a to_attr of its "
+        "own (not 'enabled_interfaces': Device.enabled_interfaces holds that name, so Django "
+        "would never fill it) and return that attribute.",
     )
 
 

@@ -327,3 +327,53 @@ def test_one_queryset_for_a_relation_and_another_under_a_to_attr_is_fine(world):
         optimize(queryset, shapes.BookReviewsSerializer), many=True
     ).data
     assert rows == shapes.BookReviewsSerializer(list(queryset.all()), many=True).data
+
+
+# --- the project's own code failing where planning builds a serializer ---------------
+
+
+class InstanceFirstSerializer(serializers.ModelSerializer):
+    """pretix's ``SeatSerializer``: ``__init__`` wants the instance as an argument."""
+
+    def __init__(self, instance, *args, **kwargs):
+        super().__init__(instance, *args, **kwargs)
+
+    class Meta:
+        model = Book
+        fields = ["id", "title", "authors"]
+
+
+class KeywordNeedingSerializer(serializers.ModelSerializer):
+    """pretix's ``BankImportJobSerializer``: a keyword argument only its view passes."""
+
+    def __init__(self, *args, **kwargs):
+        self.owner = kwargs.pop("owner")
+        super().__init__(*args, **kwargs)
+
+    class Meta:
+        model = Book
+        fields = ["id", "title", "authors"]
+
+
+class InstanceFirstView(AutoPrefetchMixin, generics.ListAPIView):
+    queryset = Book.objects.all()
+    serializer_class = InstanceFirstSerializer
+
+
+@pytest.mark.parametrize("serializer_class", [InstanceFirstSerializer, KeywordNeedingSerializer])
+def test_optimize_leaves_a_serializer_it_cannot_build_unoptimized(world, serializer_class, caplog):
+    queryset = Book.objects.all()
+
+    assert optimize(queryset, serializer_class) is queryset
+    assert f"optimize() could not plan {serializer_class.__name__} (" in caplog.text
+
+
+def test_a_view_renders_a_serializer_the_plan_cannot_build(world, caplog):
+    view = InstanceFirstView.as_view()
+    plain = type("Plain", (InstanceFirstView,), {"autoprefetch": False}).as_view()
+
+    response = view(APIRequestFactory().get("/"))
+
+    assert response.status_code == 200
+    assert response.data == plain(APIRequestFactory().get("/")).data
+    assert "could not plan InstanceFirstSerializer (TypeError: " in caplog.text

@@ -635,3 +635,61 @@ Dashboard = type(
         },
     },
 )
+
+
+class Crate(models.Model):
+    """Rows whose related rows carry more than their columns (real applications' shapes)."""
+
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.name
+
+    @functools.cached_property
+    def items_in_hand(self):
+        """The items as a list, computed once: a prefetch ``to_attr`` may fill it."""
+        return list(self.items.all())
+
+
+class DoublingManager(Manager):
+    """A default manager annotating its rows, as some applications' managers do."""
+
+    def get_queryset(self):
+        return super().get_queryset().annotate(double_weight=models.F("weight") * 2)
+
+
+class CrateItem(models.Model):
+    crate = models.ForeignKey(Crate, models.CASCADE, related_name="items")
+    number = models.PositiveIntegerField(default=0)
+    weight = models.PositiveIntegerField(default=0)
+
+    objects = DoublingManager()
+
+    class Meta:
+        ordering = ["number", "id"]
+
+    def __str__(self):
+        return f"{self.crate_id}/{self.number}"
+
+
+class Sticker(models.Model):
+    """Keeps its status as loaded, to notice changes: code reading a column as each row
+    is built."""
+
+    crate = models.ForeignKey(Crate, models.CASCADE, related_name="stickers")
+    text = models.CharField(max_length=100)
+    status = models.CharField(max_length=20, default="new")
+    body = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.loaded_status = self.status
+
+    def __str__(self):
+        return self.text
