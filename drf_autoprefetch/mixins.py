@@ -28,6 +28,7 @@ from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.plan import Plan
 from drf_autoprefetch.planner import (
     has_static_plan,
+    needs_context,
     plan_failed,
     plan_for,
     plan_for_queryset,
@@ -217,7 +218,7 @@ class AutoPrefetchMixin:
             return self._static_plan(serializer_class, queryset)
         kwargs = self.get_autoprefetch_kwargs()
         context = kwargs.pop("context", None)
-        if context is None:
+        if context is None and needs_context(serializer_class, kwargs):
             context = view.get_serializer_context()
         if queryset is None:
             return plan_for(serializer_class, context=context, kwargs=kwargs)

@@ -80,6 +80,7 @@ __all__ = [
     "build_plan",
     "check_unresolved",
     "clear_cache",
+    "needs_context",
     "plan_failed",
     "plan_for",
     "plan_for_queryset",
@@ -842,6 +843,21 @@ def plan_for(
     (see :mod:`drf_autoprefetch.selection`); cached.
     """
     return _cached_plan(serializer_class, context, kwargs, provided=())
+
+
+def needs_context(serializer_class: type, kwargs: Mapping[str, Any] | None = None) -> bool:
+    """Whether the plan of ``serializer_class`` built with ``kwargs`` may depend on the
+    serializer context: not once it is cached under a key that holds no context value
+    (a static plan, or fields whose building code read no context key), so a view
+    need not build a context (which may run a query) to plan a request."""
+    if serializer_class in _static:
+        return False
+    if selector_of(serializer_class) is not None or serializer_class not in _variance:
+        return True  # a selection reads the request; or not built yet
+    if _variance[serializer_class] != frozenset():
+        return True  # context keys make the key (None: no key can)
+    key = _variant_key(serializer_class, None, build_kwargs(kwargs))
+    return key is None or key not in _dynamic
 
 
 def has_static_plan(serializer_class: type) -> bool:

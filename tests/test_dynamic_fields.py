@@ -783,6 +783,22 @@ def test_a_context_that_queries_runs_once_more_unless_the_view_gives_one(
     assert len(captured) == expected_queries
 
 
+def test_a_context_that_queries_runs_once_more_only_until_the_plan_is_known(make_world):
+    """A serializer whose ``__init__`` reads no context key is planned without one once
+    its plan is cached: later requests build no context for it (pretix's payments)."""
+    make_world(2)
+    view = ContextQueryingViewSet.as_view({"get": "list"})
+    plain = type("Plain", (ContextQueryingViewSet,), {"autoprefetch": False})
+    expected = json.dumps(plain.as_view({"get": "list"})(APIRequestFactory().get("/")).data)
+    view(APIRequestFactory().get("/"))  # plans, with a context
+
+    with CaptureQueriesContext(connection) as captured:
+        response = view(APIRequestFactory().get("/"))
+
+    assert json.dumps(response.data) == expected
+    assert len(captured) == 1 + 1  # the context's query once, as DRF runs it; the books
+
+
 class WriteOnlyManySerializer(serializers.ModelSerializer):
     """Like Nautobot's serializers under ``?exclude_m2m=true``: the ``fields`` property
     marks to-many fields write-only for one request."""
