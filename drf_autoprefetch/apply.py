@@ -60,6 +60,9 @@ class _Spec:
 
     through: str
     relation: Relation
+    #: Loaded level by level, each by a lookup of its own path: rows may hold the
+    #: relation already, and Django then runs nothing nested in its ``Prefetch``.
+    hoisted: bool = False
 
     @property
     def prefetch_to(self) -> str:
@@ -71,24 +74,80 @@ class _Spec:
 
 
 def _split(
-    relations: Iterable[Relation], taken: frozenset[str], prefix: str = ""
+    relations: Iterable[Relation],
+    taken: frozenset[str],
+    prefix: str = "",
+    shared: _Shared | None = None,
 ) -> tuple[list[str], list[_Spec]]:
     """The ``select_related`` paths and prefetches of one query level.
 
     A join whose path the QuerySet already prefetches with a queryset of its own
-    becomes a prefetch, so that queryset (and its filter) keeps deciding the rows.
+    becomes a prefetch, so that queryset (and its filter) keeps deciding the rows. A join
+    whose instances the rows share (``shared``) is not joined either (see
+    :func:`_hoisted`).
     """
     select: list[str] = []
     specs: list[_Spec] = []
     for relation in relations:
         path = f"{prefix}{relation.attr}"
-        if relation.kind is Kind.JOIN and path not in taken:
-            deeper_select, deeper_specs = _split(relation.children, taken, f"{path}__")
+        if shared is not None and relation.kind is Kind.JOIN and path in shared.paths:
+            specs.extend(_hoisted(relation, f"{prefix}{relation.lookup}", shared))
+        elif relation.kind is Kind.JOIN and path not in taken:
+            deeper_select, deeper_specs = _split(relation.children, taken, f"{path}__", shared)
             select.extend(deeper_select or (path,))
             specs.extend(deeper_specs)
         else:
-            specs.append(_Spec(f"{prefix}{relation.lookup}", relation))
+            through = f"{prefix}{relation.lookup}"
+            hoisted: list[_Spec] = []
+            if shared is not None:
+                relation, hoisted = _detached(relation, through, shared)
+            specs.append(_Spec(through, relation))
+            specs.extend(hoisted)
     return select, specs
+
+
+def _detached(relation: Relation, through: str, shared: _Shared) -> tuple[Relation, list[_Spec]]:
+    """``relation`` (loaded by a query of its own) without the joins below it whose
+    instances the rows share, and those as lookups of their own (:func:`_hoisted`)."""
+    if relation.to_attr or not shared.below(through):
+        return relation, []
+    kept: list[Relation] = []
+    hoisted: list[_Spec] = []
+    for child in relation.children:
+        below = f"{through}__{child.lookup}"
+        if child.kind is Kind.JOIN and below in shared.paths:
+            hoisted.extend(_hoisted(child, below, shared))
+            continue
+        child, deeper = _detached(child, below, shared)
+        kept.append(child)
+        hoisted.extend(deeper)
+    return relation.with_children(tuple(kept)), hoisted
+
+
+def _hoisted(relation: Relation, through: str, shared: _Shared) -> list[_Spec]:
+    """A single-valued relation whose instances the rows share without the plan (the
+    instance a related manager sets on its rows, the rows a prefetch of the queryset's
+    own builds once per key), loaded by a prefetch instead of a join.
+
+    A join would give every row a copy, and code caching per instance (pretix's
+    ``event.settings``) would then run once per row. The prefetch loads each instance
+    once (one per key, as the queryset's own would). Rows that already hold it (a related
+    manager's) make Django skip that prefetch and anything nested in its queryset: there
+    it reads nothing, and what is below it is loaded by lookups of their own paths.
+    """
+    own = replace(relation, kind=Kind.PREFETCH_ONE)
+    if through not in shared.held:
+        own, deeper = _detached(own, through, shared)
+        return [_Spec(through, own), *deeper]
+    specs = [_Spec(through, replace(own, children=()), hoisted=True)]
+    for child in relation.children:
+        below = f"{through}__{child.lookup}"
+        if child.kind is Kind.JOIN:
+            specs.extend(_hoisted(child, below, shared))
+        else:
+            child, deeper = _detached(child, below, shared)
+            specs.extend([_Spec(below, child, hoisted=True), *deeper])
+    return specs
 
 
 @dataclass(frozen=True)
@@ -170,11 +229,23 @@ def _user_prefetches(lookups: Sequence[Lookup]) -> frozenset[str]:
     )
 
 
-def _shared_paths(queryset: QuerySet[Any], lookups: Sequence[Lookup]) -> frozenset[str]:
-    """The single-valued relations whose instances the rows of ``queryset`` share without
-    the plan: those its own prefetches load (one instance per key, every level of each
-    lookup) and the one its related manager sets on every row (``event.orders.all()``
-    gives each order that very ``event``)."""
+@dataclass(frozen=True)
+class _Shared:
+    """The single-valued relations whose instances the rows of a queryset share without
+    the plan (lookup paths), and those of them the rows hold before any prefetch runs."""
+
+    paths: frozenset[str]
+    held: frozenset[str]
+
+    def below(self, path: str) -> bool:
+        return any(each.startswith(f"{path}__") for each in self.paths)
+
+
+def _shared_of(queryset: QuerySet[Any], lookups: Sequence[Lookup]) -> _Shared | None:
+    """What the rows of ``queryset`` share: the relations its own prefetches load (one
+    instance per key, every level of each lookup) and the one its related manager sets
+    on every row (``event.orders.all()`` gives each order that very ``event``), but not
+    what it joins itself (a copy per row either way). ``None``: nothing."""
     paths: set[str] = set()
     for lookup in lookups:
         through = lookup.prefetch_through if isinstance(lookup, Prefetch) else lookup
@@ -183,31 +254,22 @@ def _shared_paths(queryset: QuerySet[Any], lookups: Sequence[Lookup]) -> frozens
         # A level the lookup loads with a queryset of its own is the merge's (``taken``).
         paths.update("__".join(parts[:end]) for end in range(1, len(parts) + (not own)))
     known = queryset._known_related_objects  # type: ignore[attr-defined]
-    paths.update(field.name for field in known)
-    return frozenset(paths)
+    held = {field.name for field in known}
+    joined = _joined_paths(queryset.query.select_related)
+    paths = (paths | held) - joined
+    if not paths:
+        return None
+    return _Shared(frozenset(paths), frozenset(held - joined))
 
 
-def _unjoined(
-    relations: tuple[Relation, ...], shared: frozenset[str], prefix: str = ""
-) -> tuple[Relation, ...]:
-    """``relations`` with each join at a ``shared`` path loaded by a prefetch instead.
-
-    A join would give every row a copy of its own where the rows share one instance
-    (which may cache what its code computes, per instance). The prefetch finds the
-    instances already there and reads nothing, as Django would without the plan.
-    """
-    changed = []
-    for relation in relations:
-        path = f"{prefix}{relation.lookup}"
-        children = relation.children
-        if any(each.startswith(f"{path}__") for each in shared):
-            children = _unjoined(children, shared, f"{path}__")
-        if relation.kind is Kind.JOIN and path in shared:
-            relation = replace(relation, kind=Kind.PREFETCH_ONE, children=children)
-        elif children is not relation.children:
-            relation = relation.with_children(children)
-        changed.append(relation)
-    return tuple(changed)
+def _joined_paths(select_related: Any, prefix: str = "") -> set[str]:
+    """The paths a query's ``select_related`` dictionary joins."""
+    found: set[str] = set()
+    if isinstance(select_related, dict):
+        for name, below in select_related.items():
+            found.add(f"{prefix}{name}")
+            found |= _joined_paths(below, f"{prefix}{name}__")
+    return found
 
 
 def _apply(
@@ -218,16 +280,15 @@ def _apply(
 ) -> QuerySet[Any]:
     existing: Sequence[Lookup] = queryset._prefetch_related_lookups  # type: ignore[attr-defined]
     taken = _user_prefetches(existing)
-    shared: frozenset[str] = frozenset()
+    shared = None
     if relations and (existing or queryset._known_related_objects):  # type: ignore[attr-defined]
-        shared = _shared_paths(queryset, existing)
-        relations = _unjoined(relations, shared)
+        shared = _shared_of(queryset, existing)
     queryset = _keep_columns(queryset, relations, columns)
     if queryset.query.select_related is True:  # select_related() with no argument: kept
         select: list[str] = []
         specs = _split_under_all(queryset.model, relations, taken)
-    elif taken or shared or not relations:
-        select, specs = _split(relations, taken)
+    elif taken or shared is not None or not relations:
+        select, specs = _split(relations, taken, shared=shared)
     else:
         level = _level(relations)
         if level.lookups is not None and not existing and one_database():
@@ -405,7 +466,8 @@ def _merge(existing: list[Lookup], specs: Iterable[_Spec]) -> list[Lookup]:
         inner = [
             lookup
             for lookup in existing
-            if isinstance(lookup, Prefetch)
+            if not spec.hoisted  # the deeper lookups stay lookups of their own paths
+            and isinstance(lookup, Prefetch)
             and lookup.queryset is not None
             and lookup.prefetch_through.startswith(below)
         ]

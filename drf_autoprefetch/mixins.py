@@ -66,9 +66,10 @@ def applies_plan(get_queryset: object) -> bool:
 _PLAIN_PACKAGES = ("rest_framework.", "django_filters.")
 
 
-def drf_own(klass: type) -> bool:
-    """Whether ``klass`` is DRF's (or django-filter's): code that reads no row itself."""
-    return klass.__module__.startswith(_PLAIN_PACKAGES)
+def drf_own(code: object) -> bool:
+    """Whether ``code`` (a class or a function) is DRF's or django-filter's: code that
+    reads no row itself."""
+    return str(getattr(code, "__module__", "")).startswith(_PLAIN_PACKAGES)
 
 
 def plain_filtering(view_class: type) -> bool:
@@ -214,21 +215,38 @@ class AutoPrefetchMixin:
         """
         view: Any = self
         serializer_class = vars(self).get(_SERIALIZER) or view.get_serializer_class()
+        known = self._rows_known()
         if has_static_plan(serializer_class):  # the same plan whatever it is built with
-            return self._static_plan(serializer_class, queryset)
+            return self._static_plan(serializer_class, queryset, known)
         kwargs = self.get_autoprefetch_kwargs()
         context = kwargs.pop("context", None)
         if context is None and needs_context(serializer_class, kwargs):
             context = view.get_serializer_context()
         if queryset is None:
             return plan_for(serializer_class, context=context, kwargs=kwargs)
-        return plan_for_queryset(serializer_class, queryset, context=context, kwargs=kwargs)
+        return plan_for_queryset(
+            serializer_class, queryset, context=context, kwargs=kwargs, known=known
+        )
 
     @staticmethod
-    def _static_plan(serializer_class: type[Any], queryset: QuerySet[Any] | None) -> Plan:
+    def _static_plan(
+        serializer_class: type[Any], queryset: QuerySet[Any] | None, known: bool = True
+    ) -> Plan:
         if queryset is None:
             return plan_for(serializer_class)
-        return plan_for_queryset(serializer_class, queryset)
+        return plan_for_queryset(serializer_class, queryset, known=known)
+
+    def _rows_known(self) -> bool:
+        """Whether the rows this request renders are its queryset's as they are: DRF's
+        own handler renders them (``list()``, ``retrieve()``, a generic view's ``get()``).
+        A view's own code may set attributes on them before they are rendered."""
+        view: Any = self
+        action = getattr(view, "action", None)
+        if action is None:
+            method = getattr(getattr(view, "request", None), "method", None)
+            action = method.lower() if isinstance(method, str) else None
+        handler = getattr(type(view), action, None) if action else None
+        return handler is None or drf_own(handler)
 
     def get_autoprefetch_kwargs(self) -> dict[str, Any]:
         """The keyword arguments ``get_serializer()`` builds this request's serializer

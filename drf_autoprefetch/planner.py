@@ -557,6 +557,8 @@ class _Planner:
         assert model is not None
         if draft.to_many and name in manager_annotations(model):
             return  # the prefetch, built from the default manager, brings it
+        if draft.queryset is not None and name in set(_query_names(draft.queryset)):
+            return  # the queryset of a Prefetch from hints brings it
         if runs_code_on_load(model):
             return  # an attribute that code may set: nothing to load for it either way
         fatal = _fatal_if_missing(source.field) and not self.lenient
@@ -581,8 +583,9 @@ class _Planner:
                 )
             warning = (
                 f"source {name!r} names nothing on {model._meta.label}; DRF fails to render "
-                "the field unless the queryset provides it (an annotation, or a Prefetch's "
-                f"to_attr, of that name), which cannot be checked before a request.{guess}"
+                "the field unless its rows carry it (an annotation or a Prefetch's to_attr of "
+                "that name, an attribute code sets on them), which the planner cannot check "
+                f"here.{guess}"
             )
             missing = replace(missing, message=message, warning=warning)
         else:
@@ -871,16 +874,19 @@ def plan_for_queryset(
     *,
     context: Mapping[str, Any] | None = None,
     kwargs: Mapping[str, Any] | None = None,
+    known: bool = True,
 ) -> Plan:
     """:func:`plan_for`, where root fields may read annotations ``queryset`` already has.
 
     A serializer field reading ``book_count`` from ``Author.objects.annotate(
     book_count=...)`` names nothing on the model; it is fine when the queryset the
-    plan is applied to provides it.
+    plan is applied to provides it. ``known=False`` says the rows rendered may carry
+    more than ``queryset`` does (a view's own code sets attributes on them): such a
+    name is then a warning, not an error.
     """
     plan = _resolved(serializer_class, context, kwargs)
     names = provided_names(queryset) if plan.unresolved else ()
-    return _enforce(_reported(check_unresolved(plan, names)))
+    return _enforce(_reported(check_unresolved(plan, names, known=known)))
 
 
 def provided_names(queryset: Any) -> frozenset[str]:
@@ -891,9 +897,19 @@ def provided_names(queryset: Any) -> frozenset[str]:
     QuerySet), such as values a view set on each row."""
     names = set(_query_names(queryset))
     rows = queryset if isinstance(queryset, list) else getattr(queryset, "_result_cache", None)
+    if rows is None:
+        return frozenset(names)
     if rows:
         names.update(vars(rows[0]))
-    return frozenset(names)
+    return _HeldRows(names)
+
+
+class _HeldRows(frozenset[str]):
+    """The names rows already read carry: those of their own attributes, and any name
+    below them, where what their prefetches hold is not looked into."""
+
+    def __contains__(self, name: object) -> bool:
+        return (isinstance(name, str) and "__" in name) or super().__contains__(name)
 
 
 def _query_names(queryset: Any, prefix: str = "") -> Iterator[str]:

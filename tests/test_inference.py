@@ -607,6 +607,26 @@ def test_rows_handed_whole_to_other_code_are_not_prefetched(world):
     assert (data, queries) == (expected, plain)
 
 
+class LateSiblingsSerializer(serializers.ModelSerializer):
+    late = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Chapter
+        fields = ["id", "late"]
+
+    def get_late(self, obj):
+        return count_late(obj.book.chapters.all())
+
+
+def test_what_handed_rows_hang_from_is_still_joined(world):
+    plan = plan_for(LateSiblingsSerializer)
+
+    assert str(plan).splitlines()[:2] == [
+        "testapp.Chapter",
+        "  select book (testapp.Book) [inferred from LateSiblingsSerializer.get_late]",
+    ]
+
+
 @pytest.mark.usefixtures("no_inference")
 def test_no_suggestion_silences_code_that_queries():
     output = _suggested("tests.test_inference.DeviceEnabledCountSerializer").splitlines()

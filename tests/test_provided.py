@@ -18,6 +18,7 @@ from django.db.models import Count, F, Prefetch
 from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers, viewsets
 from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 
 from drf_autoprefetch import (
@@ -25,6 +26,7 @@ from drf_autoprefetch import (
     PlanError,
     auto_prefetch,
     decorators,
+    hints,
     optimize,
     plan_for,
 )
@@ -191,13 +193,13 @@ def test_a_view_building_its_queryset_renders_and_checks_with_a_warning_only(cra
     (target, _) = view_targets(AnnotatingViewSet)
     assert target.plan().warnings == (
         "HeavyItemsSerializer.heavy_items: source 'heavy_items' names nothing on "
-        "testapp.Crate; DRF fails to render the field unless the queryset provides it (an "
-        "annotation, or a Prefetch's to_attr, of that name), which cannot be checked before "
-        "a request. Did you mean 'items'?",
+        "testapp.Crate; DRF fails to render the field unless its rows carry it (an annotation "
+        "or a Prefetch's to_attr of that name, an attribute code sets on them), which the "
+        "planner cannot check here. Did you mean 'items'?",
         "HeavyItemsSerializer.item_count: source 'item_count' names nothing on "
-        "testapp.Crate; DRF fails to render the field unless the queryset provides it (an "
-        "annotation, or a Prefetch's to_attr, of that name), which cannot be checked before "
-        "a request.",
+        "testapp.Crate; DRF fails to render the field unless its rows carry it (an annotation "
+        "or a Prefetch's to_attr of that name, an attribute code sets on them), which the "
+        "planner cannot check here.",
     )
 
 
@@ -261,3 +263,73 @@ def test_a_cached_property_rendered_nested_is_advised_a_to_attr_of_its_name():
         "Crate.items_in_hand returns; its relations are not optimized. Declare a Prefetch "
         "with to_attr='items_in_hand' in its hints to plan them."
     )
+
+
+class HintedItemsSerializer(serializers.ModelSerializer):
+    """A method field's hints fill a to_attr with annotated rows that a nested field reads."""
+
+    heavy = serializers.SerializerMethodField()
+    items_plus = MeasuredItemSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Crate
+        fields = ["id", "heavy", "items_plus"]
+
+    @hints(
+        prefetch_related=[
+            Prefetch(
+                "items",
+                queryset=CrateItem.objects.annotate(weight_plus=F("weight") + 1),
+                to_attr="items_plus",
+            )
+        ]
+    )
+    def get_heavy(self, obj):
+        return sum(item.weight_plus for item in obj.items_plus)
+
+
+def test_a_name_the_queryset_of_a_hinted_prefetch_carries_is_accepted(crates):
+    data, queries = rendered(
+        HintedItemsSerializer, optimize(Crate.objects.all(), HintedItemsSerializer)
+    )
+
+    assert plan_for(HintedItemsSerializer).warnings == ()
+    assert data[0]["items_plus"][0] == {"id": 1, "weight_plus": 1}
+    assert queries == 2
+
+
+def test_rows_in_hand_carry_what_their_prefetches_carry(crates):
+    rows = list(measured_items())
+    expected, _ = rendered(MeasuredCrateSerializer, rows)
+
+    assert rendered(MeasuredCrateSerializer, optimize(rows, MeasuredCrateSerializer)) == (
+        expected,
+        0,
+    )
+
+
+class ScoringViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+    """A list of its own, setting on each row the value a required field renders."""
+
+    queryset = Crate.objects.all()
+    serializer_class = type(
+        "ScoredCrateSerializer",
+        (serializers.ModelSerializer,),
+        {
+            "score": serializers.IntegerField(),
+            "Meta": type("Meta", (), {"model": Crate, "fields": ["id", "score"]}),
+        },
+    )
+
+    def list(self, request, *args, **kwargs):
+        rows = list(self.get_queryset())
+        for row in rows:
+            row.score = row.pk * 10
+        return Response(self.get_serializer(rows, many=True).data)
+
+
+def test_a_view_setting_what_a_field_renders_on_its_rows_renders(crates):
+    response = ScoringViewSet.as_view({"get": "list"})(APIRequestFactory().get("/"))
+
+    assert response.status_code == 200
+    assert [row["score"] for row in response.data] == [10, 20, 30]

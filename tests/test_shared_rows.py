@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.db.models import Prefetch
 from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers
 
@@ -97,3 +98,64 @@ def test_instances_the_queryset_prefetches_stay_one_per_row_of_the_database(
     assert optimized_queries == plain_queries == queries
     instances = {id(target(row)) for row in rows}
     assert len(instances) == len({target(row).pk for row in rows}) < len(rows)
+
+
+class CategoryBooksSerializer(serializers.ModelSerializer):
+    books = serializers.StringRelatedField(many=True)
+
+    class Meta:
+        model = Category
+        fields = ["id", "slug", "books"]
+
+
+class BookCategoryBooksSerializer(serializers.ModelSerializer):
+    """Each book renders its category with that category's books."""
+
+    category = CategoryBooksSerializer(read_only=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "category"]
+
+
+def fresh(category):
+    """The category read again: the rows of its manager hold it, and the prefetch below
+    them fills its cache, which its manager then serves."""
+    return Category.objects.get(pk=category.pk)
+
+
+def more_books_of(category):
+    return Book.objects.filter(category=category, title__startswith="More")
+
+
+@pytest.mark.parametrize(
+    ("queryset", "queries"),
+    [
+        # The rows hold their category (the manager's): what is below it still loads.
+        (lambda category: fresh(category).books.all(), 2),
+        # The view's own filtered Prefetch below a relation the rows hold, or it joins.
+        (
+            lambda category: fresh(category).books.prefetch_related(
+                Prefetch("category__books", queryset=more_books_of(category))
+            ),
+            2,
+        ),
+        (
+            lambda category: Book.objects.select_related("category").prefetch_related(
+                Prefetch("category__books", queryset=more_books_of(category))
+            ),
+            2,
+        ),
+    ],
+    ids=["related-manager", "related-manager-own-prefetch", "joined-own-prefetch"],
+)
+def test_what_is_below_a_shared_instance_is_loaded_onto_it(books, queryset, queries):
+    category, _ = category_books()
+    _, expected, _ = read(BookCategoryBooksSerializer, queryset(category))
+
+    _, data, optimized_queries = read(
+        BookCategoryBooksSerializer, optimize(queryset(category), BookCategoryBooksSerializer)
+    )
+
+    assert data == expected
+    assert optimized_queries == queries

@@ -524,5 +524,9 @@ class _Reader(ast.NodeVisitor):
             if path is not None:
                 self.reading.handed.append((path, callee))
                 if path[-1:] == (ROWS,):
-                    continue  # rows that code may filter (a query) or read: not loaded
+                    # Rows that code may filter (a query) or read: not loaded; what they
+                    # hang from is read, though (``obj.event`` of ``obj.event.orders``).
+                    if path[:-2]:
+                        self.record(path[:-2])
+                    continue
             self.visit(argument)
