@@ -60,9 +60,12 @@ class _Spec:
 
     through: str
     relation: Relation
-    #: Loaded level by level, each by a lookup of its own path: rows may hold the
-    #: relation already, and Django then runs nothing nested in its ``Prefetch``.
+    #: Loaded by a lookup of its own path, below a level the QuerySet's own lookups may
+    #: load: placed among them by path (:func:`_insert_by_path`).
     hoisted: bool = False
+    #: Of a relation the rows hold already: Django runs nothing nested in its
+    #: ``Prefetch``, so the lookups below it stay lookups of their own paths.
+    flat: bool = False
 
     @property
     def prefetch_to(self) -> str:
@@ -138,8 +141,8 @@ def _hoisted(relation: Relation, through: str, shared: _Shared) -> list[_Spec]:
     own = replace(relation, kind=Kind.PREFETCH_ONE)
     if through not in shared.held:
         own, deeper = _detached(own, through, shared)
-        return [_Spec(through, own), *deeper]
-    specs = [_Spec(through, replace(own, children=()), hoisted=True)]
+        return [_Spec(through, own, hoisted=True), *deeper]
+    specs = [_Spec(through, replace(own, children=()), hoisted=True, flat=True)]
     for child in relation.children:
         below = f"{through}__{child.lookup}"
         if child.kind is Kind.JOIN:
@@ -466,15 +469,35 @@ def _merge(existing: list[Lookup], specs: Iterable[_Spec]) -> list[Lookup]:
         inner = [
             lookup
             for lookup in existing
-            if not spec.hoisted  # the deeper lookups stay lookups of their own paths
+            if not spec.flat
             and isinstance(lookup, Prefetch)
             and lookup.queryset is not None
             and lookup.prefetch_through.startswith(below)
         ]
         for lookup in inner:
             existing.remove(lookup)
-        front.extend(_build(spec, [_reroot(lookup, len(below)) for lookup in inner]))
+        built = _build(spec, [_reroot(lookup, len(below)) for lookup in inner])
+        if spec.hoisted:
+            _insert_by_path(existing, target, built)
+        else:
+            front.extend(built)
     return front + existing
+
+
+def _insert_by_path(existing: list[Lookup], target: str, built: list[Lookup]) -> None:
+    """Place the lookups ``built`` for ``target`` among the QuerySet's: after those of
+    the levels above it (a ``Prefetch`` of the user's there must come first), before any
+    lookup through it (which would load its level without the plan's queryset, and Django
+    would then refuse the plan's), in place of a plain lookup of the same path."""
+    below = f"{target}__"
+    for index, lookup in enumerate(existing):
+        through = lookup.prefetch_through if isinstance(lookup, Prefetch) else lookup
+        if through == target or through.startswith(below):
+            plain = not isinstance(lookup, Prefetch) or lookup.queryset is None
+            same = _prefetch_to(lookup) == target and plain
+            existing[index : index + same] = built
+            return
+    existing.extend(built)
 
 
 def _find(lookups: Sequence[Lookup], prefetch_to: str) -> int | None:

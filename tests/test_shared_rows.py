@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers
 
 from drf_autoprefetch import optimize
-from tests.testapp.models import Book, Category, Chapter
+from tests.testapp.models import Book, Category, Chapter, Review
 
 
 class BookCategorySerializer(serializers.ModelSerializer):
@@ -146,8 +146,20 @@ def more_books_of(category):
             ),
             2,
         ),
+        # ... or below a relation the view prefetches without a queryset of its own.
+        (
+            lambda category: Book.objects.prefetch_related(
+                Prefetch("category__books", queryset=more_books_of(category))
+            ),
+            3,
+        ),
     ],
-    ids=["related-manager", "related-manager-own-prefetch", "joined-own-prefetch"],
+    ids=[
+        "related-manager",
+        "related-manager-own-prefetch",
+        "joined-own-prefetch",
+        "prefetched-own-prefetch",
+    ],
 )
 def test_what_is_below_a_shared_instance_is_loaded_onto_it(books, queryset, queries):
     category, _ = category_books()
@@ -159,3 +171,38 @@ def test_what_is_below_a_shared_instance_is_loaded_onto_it(books, queryset, quer
 
     assert data == expected
     assert optimized_queries == queries
+
+
+class ReviewerSerializer(serializers.ModelSerializer):
+    reviewer = serializers.StringRelatedField()
+
+    class Meta:
+        model = Review
+        fields = ["id", "rating", "reviewer"]
+
+
+class BookReviewersSerializer(serializers.ModelSerializer):
+    reviews = ReviewerSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "reviews"]
+
+
+def test_a_lookup_below_a_filtered_prefetch_of_the_views_keeps_its_order(books):
+    """``Prefetch("reviews", filtered)`` then ``"reviews__reviewer"``: the plan's load of
+    the reviewers comes after the view's reviews (before them, Django would load the
+    reviews unfiltered and refuse the view's Prefetch)."""
+
+    def queryset():
+        return Book.objects.prefetch_related(
+            Prefetch("reviews", queryset=Review.objects.filter(rating__gte=3)),
+            "reviews__reviewer",
+        )
+
+    _, expected, plain_queries = read(BookReviewersSerializer, queryset())
+
+    _, data, queries = read(BookReviewersSerializer, optimize(queryset(), BookReviewersSerializer))
+
+    assert data == expected
+    assert queries == plain_queries == 3
