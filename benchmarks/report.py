@@ -657,7 +657,8 @@ def _micro_section(results: Results) -> list[str]:
     return [
         "Medians (and minima) on the main leg. A cold plan is `plan_for(S)` right after "
         "`drf_autoprefetch.planner.clear_cache()`, 30 times; the per-request costs are "
-        "7 batches of 500 calls with the plan cached. The hand-written queryset column is "
+        "7 batches of 500 calls with the plan cached, the garbage collector off while they "
+        "run (as `timeit` does). The hand-written queryset column is "
         "what building the scenario's hand-written `select_related`/`Prefetch` queryset "
         "costs, for scale; DRF's `get_queryset()` is the plain viewset's.",
         "",
