@@ -19,7 +19,13 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.viewsets import ViewSetMixin
 
 from drf_autoprefetch.exceptions import PlanError
-from drf_autoprefetch.mixins import AutoPrefetchMixin, applies_plan, drf_own, plain_filtering
+from drf_autoprefetch.mixins import (
+    AutoPrefetchMixin,
+    applies_plan,
+    defining_class,
+    drf_own,
+    plain_filtering,
+)
 from drf_autoprefetch.plan import Plan
 from drf_autoprefetch.planner import build_plan, check_unresolved, serializer_model
 from drf_autoprefetch.planner import provided_names as planner_provided_names
@@ -139,7 +145,7 @@ def queryset_known(target: Target) -> bool:
     view = _view_class(target)
     if view is None or getattr(view, "queryset", None) is None:
         return False
-    owner = next(klass for klass in view.__mro__ if "get_queryset" in vars(klass))
+    owner = defining_class(view, "get_queryset")
     return (owner is AutoPrefetchMixin or drf_own(owner)) and plain_filtering(view)
 
 

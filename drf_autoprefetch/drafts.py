@@ -220,8 +220,8 @@ class Draft:
         if runs_code_on_load(self.model):
             return ColumnChoice(
                 None,
-                "all: code of the model runs as each row loads (its __init__, from_db() or "
-                "a post_init receiver) and may read any column",
+                "all: code of the model runs as each row loads (its __init__, from_db(), "
+                "__getattr__ or a post_init receiver) and may read any column",
             )
         above = self.parent
         while above is not None:

@@ -35,7 +35,7 @@ from drf_autoprefetch.planner import (
     serializer_model,
 )
 
-__all__ = ["AutoPrefetchMixin", "applies_plan", "drf_own", "plain_filtering"]
+__all__ = ["AutoPrefetchMixin", "applies_plan", "defining_class", "drf_own", "plain_filtering"]
 
 GetQueryset = Callable[..., Any]
 
@@ -72,11 +72,16 @@ def drf_own(code: object) -> bool:
     return str(getattr(code, "__module__", "")).startswith(_PLAIN_PACKAGES)
 
 
+def defining_class(cls: type, name: str) -> type | None:
+    """The class of ``cls``'s MRO that defines ``name``, or ``None``."""
+    return next((klass for klass in cls.__mro__ if name in vars(klass)), None)
+
+
 def plain_filtering(view_class: type) -> bool:
     """Whether ``view_class`` filters its queryset by DRF's own ``filter_queryset()``
     and filter backends of DRF or django-filter only: none reads a row, nor adds to one."""
-    owner = next(klass for klass in view_class.__mro__ if "filter_queryset" in vars(klass))
     backends = getattr(view_class, "filter_backends", ())
+    owner = defining_class(view_class, "filter_queryset")
     return drf_own(owner) and all(drf_own(backend) for backend in backends)
 
 

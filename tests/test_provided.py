@@ -145,6 +145,10 @@ def test_rows_whose_model_runs_code_as_they_load_keep_every_column():
     (_, stickers) = plan_for(CrateSerializer).relations
 
     assert stickers.only is None  # __init__ reads status: pruned, each row would query it
+    assert stickers.columns_why == (
+        "all: code of the model runs as each row loads (its __init__, from_db(), "
+        "__getattr__ or a post_init receiver) and may read any column"
+    )
 
 
 @pytest.mark.parametrize(
