@@ -355,11 +355,11 @@ def test_prefetches_over_plain_managers_are_built_once_and_copied_per_use(make_w
 
 @pytest.mark.django_db
 def test_prefetches_on_a_backend_without_a_parameter_limit_are_read_unexamined(world, monkeypatch):
-    from drf_autoprefetch import apply
+    from drf_autoprefetch import batching
 
     examined = []
-    real = apply._batches
-    monkeypatch.setattr(apply, "_batches", lambda queryset: examined.append(1) or real(queryset))
+    real = batching._batches
+    monkeypatch.setattr(batching, "_batches", lambda queryset: examined.append(1) or real(queryset))
     books = optimize(Book.objects.all(), shapes.BookReviewsSerializer)
 
     data = shapes.BookReviewsSerializer(books, many=True).data

@@ -25,7 +25,7 @@ from rest_framework import generics, serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIRequestFactory
 
-from drf_autoprefetch import AutoPrefetchMixin, apply, optimize
+from drf_autoprefetch import AutoPrefetchMixin, batching, optimize
 from tests.factories import build_world
 from tests.test_reliability_differential import SERIALIZERS
 from tests.testapp import serializers as shapes
@@ -122,7 +122,7 @@ def held_to_default_limit() -> Iterator[None]:
     raw = connection.connection
     previous = raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, SQLITE_DEFAULT_LIMIT)
     try:
-        assert apply.parameter_limit(connection.alias) == SQLITE_DEFAULT_LIMIT
+        assert batching.parameter_limit(connection.alias) == SQLITE_DEFAULT_LIMIT
         yield
     finally:
         raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, previous)
@@ -138,7 +138,7 @@ def test_fifty_thousand_parents_in_one_unpaginated_response():
     with parameter_counts() as counts:
         response = BookList.as_view()(APIRequestFactory().get("/"))
         rows = json.loads(JSONRenderer().render(response.data))
-        limit = apply.parameter_limit(connection.alias)
+        limit = batching.parameter_limit(connection.alias)
     assert len(rows) == PARENTS
     assert rows == expected
     if limit is not None:  # the books, then each prefetch in queries under the limit
@@ -180,8 +180,8 @@ def test_every_shape_is_identical_when_every_prefetch_is_batched(
         )
         for cls in SERIALIZERS
     }
-    monkeypatch.setattr(apply, "parameter_limit", lambda alias: limit)
-    monkeypatch.setattr(apply, "_may_batch", lambda alias: True)  # a limited backend
+    monkeypatch.setattr(batching, "parameter_limit", lambda alias: limit)
+    monkeypatch.setattr(batching, "_may_batch", lambda alias: True)  # a limited backend
     for cls in SERIALIZERS:
         queryset = optimize(_rows(cls), cls, context=serializer_context)
         rendered = cls(queryset, many=True, context=serializer_context).data
@@ -194,8 +194,8 @@ def _rows(serializer_class):
 
 def test_a_batched_prefetch_runs_one_query_per_batch(monkeypatch, django_assert_num_queries):
     build_world(4)  # 8 books: 1 query for them, 8 / 3 -> 3 queries for their chapters
-    monkeypatch.setattr(apply, "parameter_limit", lambda alias: 3)
-    monkeypatch.setattr(apply, "_may_batch", lambda alias: True)  # a limited backend
+    monkeypatch.setattr(batching, "parameter_limit", lambda alias: 3)
+    monkeypatch.setattr(batching, "_may_batch", lambda alias: True)  # a limited backend
     queryset = optimize(Book.objects.all(), shapes.BookChaptersSerializer)
     with django_assert_num_queries(1 + 3):
         shapes.BookChaptersSerializer(queryset, many=True).data  # noqa: B018
