@@ -32,6 +32,7 @@ from django.db.models.query import ModelIterable
 
 from drf_autoprefetch import loading
 from drf_autoprefetch.aggregates import correlated
+from drf_autoprefetch.apart import Apart, apart_field, loading_apart
 from drf_autoprefetch.batching import batched
 from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.tree import Kind, PlanLike, Relation, join_paths
@@ -638,9 +639,46 @@ def _build_now(spec: _Spec, inner: Sequence[Prefetch[Any]] = ()) -> list[Lookup]
     elif relation.only is not None and queryset.query.select_related is False:
         # Key columns only; a manager that joins on its own keeps its columns.
         queryset = queryset.only(*relation.only)
-    queryset = _apply(queryset, relation.children, relation.annotations)
+    children, loads = _loads_apart(relation) if not inner else (relation.children, ())
+    queryset = _apply(queryset, children, relation.annotations)
     # Built from a fresh ``.all()`` above: this function holds the only reference.
-    return [Prefetch(spec.through, queryset=batched(queryset, own=True), to_attr=relation.to_attr)]
+    queryset = batched(queryset, own=True)
+    if loads:
+        queryset._iterable_class = loading_apart(queryset._iterable_class, loads)
+    return [Prefetch(spec.through, queryset=queryset, to_attr=relation.to_attr)]
+
+
+def _loads_apart(relation: Relation) -> tuple[tuple[Relation, ...], tuple[Apart, ...]]:
+    """The children of ``relation`` its prefetch loads with the query of its own Django
+    would run, and the to-one relations loaded apart by the prefetch itself
+    (:mod:`drf_autoprefetch.apart`): those split below it."""
+    model = relation.model
+    if model is None or not any(child.split for child in relation.children):
+        return relation.children, ()
+    kept: list[Relation] = []
+    loads: list[Apart] = []
+    for child in relation.children:
+        field = apart_field(model, child.lookup) if _loads_itself(child) else None
+        if field is None:
+            kept.append(child)
+            continue
+        [lookup] = _build_now(_Spec(child.lookup, child))
+        assert isinstance(lookup, Prefetch)
+        assert lookup.queryset is not None
+        loads.append(Apart(field, lookup.queryset, _fresh_queryset))
+    return tuple(kept), tuple(loads)
+
+
+def _loads_itself(relation: Relation) -> bool:
+    """Whether ``relation`` is split from its parent's query and loaded by nothing
+    Django must run for it (a hinted queryset, a ``to_attr``, a plain lookup)."""
+    return (
+        relation.split
+        and relation.kind is Kind.PREFETCH_ONE
+        and relation.queryset is None
+        and not relation.to_attr
+        and not relation.plain
+    )
 
 
 def build_prefetches(relations: tuple[Relation, ...]) -> tuple[Lookup, ...]:

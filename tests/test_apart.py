@@ -1,0 +1,191 @@
+"""A split to-one relation loaded by the prefetch above it (:mod:`drf_autoprefetch.apart`):
+the same rows as Django's nested prefetch, one instance per distinct target, one query."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection, connections
+from django.db.models import QuerySet, prefetch_related_objects
+from django.test.utils import CaptureQueriesContext
+from rest_framework import serializers
+
+from drf_autoprefetch import batching, optimize, plan_for
+from drf_autoprefetch.apart import Apart, apart_field
+from tests.testapp import serializers as shapes
+from tests.testapp.models import (
+    Address,
+    Book,
+    Club,
+    Membership,
+    Parcel,
+    Person,
+    Review,
+    Warehouse,
+)
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    person = shapes.PersonBriefSerializer()
+    invited_by = shapes.PersonBriefSerializer(allow_null=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "role", "person", "invited_by"]
+
+
+class ClubSerializer(serializers.ModelSerializer):
+    memberships = MembershipSerializer(many=True, source="membership_set")
+
+    class Meta:
+        model = Club
+        fields = ["id", "name", "memberships"]
+
+
+class SplitClubSerializer(ClubSerializer):
+    autoprefetch_split = ("membership_set__person", "membership_set__invited_by")
+
+
+class SplitReviewersSerializer(shapes.BookReviewsSerializer):
+    autoprefetch_split = ("reviews__reviewer",)
+
+
+def rendered(serializer_class, queryset):
+    with CaptureQueriesContext(
+        connections[queryset.db if hasattr(queryset, "db") else "default"]
+    ) as captured:
+        data = json.dumps(serializer_class(queryset, many=True).data, sort_keys=True)
+    return data, captured
+
+
+def prefetch_of(queryset, path):
+    [lookup] = [each for each in queryset._prefetch_related_lookups if each.prefetch_to == path]
+    return lookup
+
+
+@pytest.mark.django_db
+def test_the_prefetch_above_loads_the_split_relation_itself(world):
+    books = optimize(Book.objects.all(), SplitReviewersSerializer)
+
+    reviews = prefetch_of(books, "reviews").queryset
+    assert [load.field.name for load in reviews._iterable_class.loads] == ["reviewer"]
+    assert reviews._prefetch_related_lookups == ()
+    # What is below the split relation is joined into its own query.
+    [load] = reviews._iterable_class.loads
+    assert load.queryset.query.select_related == {"address": {"city": {"country": {}}}}
+
+
+@pytest.mark.django_db
+def test_split_rows_equal_the_unoptimized_rows_with_one_instance_per_target(world):
+    expected, _ = rendered(SplitReviewersSerializer, list(Book.objects.all()))
+
+    books = optimize(Book.objects.all(), SplitReviewersSerializer)
+    data, captured = rendered(SplitReviewersSerializer, books)
+
+    assert data == expected
+    assert len(captured) == plan_for(SplitReviewersSerializer).query_count == 3
+    reviewers = {}
+    for book in books:
+        for review in book.reviews.all():
+            assert reviewers.setdefault(review.reviewer_id, review.reviewer) is review.reviewer
+    assert len(reviewers) == Review.objects.values("reviewer").distinct().count()
+
+
+@pytest.mark.django_db
+def test_null_keys_hold_none_and_each_split_relation_is_one_query(world):
+    assert Membership.objects.filter(invited_by=None).exists()
+    expected, _ = rendered(SplitClubSerializer, list(Club.objects.all()))
+
+    clubs = optimize(Club.objects.all(), SplitClubSerializer)
+    data, captured = rendered(SplitClubSerializer, clubs)
+
+    assert data == expected
+    assert len(captured) == plan_for(SplitClubSerializer).query_count == 4
+    person_queries = [query["sql"] for query in captured if "testapp_person" in query["sql"]]
+    assert len(person_queries) == 2  # people, and who invited them: no NULL key is sent
+    assert all("NULL" not in sql for sql in person_queries)
+
+
+@pytest.mark.django_db
+def test_a_split_relation_is_read_in_batches_under_the_parameter_limit(world, monkeypatch):
+    monkeypatch.setattr(batching, "_may_batch", lambda alias: True)
+    monkeypatch.setattr(batching, "parameter_limit", lambda alias: 4)
+    expected, _ = rendered(SplitReviewersSerializer, list(Book.objects.all()))
+
+    data, captured = rendered(
+        SplitReviewersSerializer, optimize(Book.objects.all(), SplitReviewersSerializer)
+    )
+
+    assert data == expected
+    reviewers = Review.objects.values("reviewer").distinct().count()
+    reviewer_queries = [query for query in captured if 'FROM "testapp_person"' in query["sql"]]
+    assert reviewers > 2
+    assert len(reviewer_queries) == -(-reviewers // 4)  # four keys a query, the limit
+
+
+@pytest.mark.django_db(databases=["default", "other"])
+def test_rows_of_another_database_get_their_targets_from_it(make_world):
+    make_world(using="other")
+    expected, _ = rendered(SplitReviewersSerializer, list(Book.objects.using("other")))
+
+    books = optimize(Book.objects.using("other"), SplitReviewersSerializer)
+    with CaptureQueriesContext(connections["default"]) as on_default:
+        data, on_other = rendered(SplitReviewersSerializer, books)
+
+    assert data == expected
+    assert len(on_default) == 0
+    assert len(on_other) == 3
+    assert all(
+        review.reviewer._state.db == "other" for book in books for review in book.reviews.all()
+    )
+
+
+@pytest.mark.django_db
+def test_rows_holding_the_relation_keep_it(world):
+    reviews = list(Review.objects.select_related("reviewer"))
+    held = [review.reviewer for review in reviews]
+    load = Apart(apart_field(Review, "reviewer"), Person._base_manager.all(), QuerySet.all)
+
+    with CaptureQueriesContext(connection) as captured:
+        load.load(reviews)
+
+    assert len(captured) == 0
+    assert [review.reviewer for review in reviews] == held
+    assert all(a is b for a, b in zip((r.reviewer for r in reviews), held, strict=True))
+
+
+@pytest.mark.django_db
+def test_a_key_pointing_to_no_row_holds_none_as_djangos_prefetch_does():
+    hub = Warehouse.objects.create(name="Hub")
+    gone = Warehouse.objects.create(name="Gone")
+    Parcel.objects.bulk_create(
+        Parcel(label=f"P{n}", warehouse=(hub, gone)[n % 2]) for n in range(4)
+    )
+    gone.delete()
+    expected = list(Parcel.objects.all())
+    prefetch_related_objects(expected, "warehouse")
+    parcels = list(Parcel.objects.all())
+    load = Apart(apart_field(Parcel, "warehouse"), Warehouse._base_manager.all(), QuerySet.all)
+
+    load.load(parcels)
+
+    field = apart_field(Parcel, "warehouse")
+    held = [field.get_cached_value(parcel) for parcel in parcels]
+    assert held == [hub, None, hub, None]
+    assert held == [field.get_cached_value(parcel) for parcel in expected]
+
+
+@pytest.mark.parametrize(
+    ("model", "name", "apart"),
+    [
+        (Review, "reviewer", True),
+        (Person, "address", True),
+        (Address, "city", True),
+        (Person, "passport", False),  # a reverse one-to-one
+        (Person, "clubs", False),  # many-to-many
+        (Review, "nothing", False),
+    ],
+)
+def test_which_relations_load_apart(model, name, apart):
+    assert (apart_field(model, name) is not None) is apart
