@@ -24,6 +24,7 @@ from django.db.models import ForeignKey, Model, QuerySet
 
 __all__ = ["Apart", "apart_field", "loading_apart"]
 
+
 def apart_field(model: type[Model], name: str) -> ForeignKey[Any, Any] | None:
     """The foreign key ``name`` of ``model`` if its rows can be loaded apart here: a
     plain many-to-one key of one column, to a column that is not itself a relation."""

@@ -58,11 +58,13 @@ def threshold(columns: int) -> float:
     """The highest fan-in (distinct related rows per child row) at which loading a related
     model of ``columns`` columns apart pays: wider rows cost more to build per child row.
 
-    Measured on a two-column target (``benchmarks/fanin.py``, SQLite and PostgreSQL, with
-    and without a round trip): splitting won 5 to 15% from 1,000 child rows at a fan-in of
-    0.01 to 0.05, and lost up to 60% at 0.5; the rule stays on the safe side of that.
+    Measured on a two-column target (``benchmarks/fanin.py``, PostgreSQL, with and without
+    a round trip), the related rows loaded by the prefetch above them
+    (:mod:`drf_autoprefetch.apart`): from 1,000 child rows, splitting took 5 to 18% off at
+    a fan-in of 0.2 and below, and lost 3 to 6% at 0.5 and 15 to 30% at 1; below 1,000
+    rows the round trip ate the gain. The rule stays on the safe side of that.
     """
-    return min(0.3, 0.01 * columns)
+    return min(0.3, 0.1 * columns)
 
 
 def distinct_targets(rows: float, table: float) -> float:

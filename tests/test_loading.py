@@ -77,8 +77,9 @@ def rendered(serializer_class, queryset):
 
 
 def test_the_threshold_grows_with_the_width_of_the_row_up_to_a_bound():
-    assert threshold(2) == pytest.approx(0.02)
-    assert threshold(9) == pytest.approx(0.09)
+    assert threshold(1) == pytest.approx(0.1)
+    assert threshold(2) == pytest.approx(0.2)
+    assert threshold(9) == 0.3
     assert threshold(50) == 0.3
 
 
@@ -425,7 +426,7 @@ def test_explain_states_the_rule_of_each_candidate(settings):
     assert [line for line in lines if "select reviewer" in line] == [
         "    select reviewer (testapp.Person): joined: a single-valued relation, read in the "
         f"query of its parent; the cost model loads it apart when a request reads at least "
-        f"{MIN_ROWS:,} Review rows sharing at most 0.03 distinct Person per row (a 3-column "
+        f"{MIN_ROWS:,} Review rows sharing at most 0.30 distinct Person per row (a 3-column "
         "row), from the tables' sizes"
     ]
 
