@@ -34,7 +34,7 @@ from drf_autoprefetch import loading
 from drf_autoprefetch.aggregates import correlated
 from drf_autoprefetch.apart import Apart, apart_field, loading_apart
 from drf_autoprefetch.batching import batched
-from drf_autoprefetch.exceptions import PlanError
+from drf_autoprefetch.exceptions import ModelMismatch, PlanError
 from drf_autoprefetch.tree import Kind, PlanLike, Relation, join_paths
 
 __all__ = [
@@ -841,7 +841,7 @@ def _check_model(queryset: QuerySet[Any], plan: PlanLike) -> None:
         return
     if model._meta.concrete_model is plan.model._meta.concrete_model:
         return
-    raise PlanError(
+    raise ModelMismatch(
         f"The plan is for {plan.model._meta.label} but the queryset holds "
         f"{model._meta.label}; give the serializer for {model.__name__} or a queryset of "
         f"{plan.model.__name__}."

@@ -13,8 +13,9 @@ from django.db.models import Manager, QuerySet
 from drf_autoprefetch import observe, strict
 from drf_autoprefetch.apply import apply_plan
 from drf_autoprefetch.conf import settings
-from drf_autoprefetch.exceptions import PlanError
+from drf_autoprefetch.exceptions import ModelMismatch, PlanError
 from drf_autoprefetch.planner import (
+    mismatched,
     plan_failed,
     plan_for,
     plan_for_queryset,
@@ -56,8 +57,12 @@ def _optimize(klass: type, queryset: Any, kwargs: dict[str, Any], renders: bool)
         plan_failed("@auto_prefetch", klass, exc)
         return queryset  # type: ignore[no-any-return]
     observe.applied("@auto_prefetch", klass, plan, queryset)
-    # Rows given input data may be saved: Django saves only the loaded columns.
-    optimized: QuerySet[Any] = apply_plan(queryset, plan, prune=renders)
+    try:
+        # Rows given input data may be saved: Django saves only the loaded columns.
+        optimized: QuerySet[Any] = apply_plan(queryset, plan, prune=renders)
+    except ModelMismatch as exc:  # DRF renders rows having the fields it reads
+        mismatched(ModelMismatch(f"@auto_prefetch {klass.__name__}: {exc}"))
+        return queryset  # type: ignore[no-any-return]
     if settings.STRICT:
         optimized = strict.fetch_strictly(optimized)
     return optimized

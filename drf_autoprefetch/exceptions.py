@@ -12,5 +12,14 @@ class PlanError(ImproperlyConfigured):
     """
 
 
+class ModelMismatch(PlanError):
+    """A queryset holds rows of another model than the serializer it is planned for.
+
+    DRF renders such rows whenever they have every field the serializer reads, so the
+    integrations leave that queryset unoptimized and say so (see
+    :func:`drf_autoprefetch.planner.mismatched`); an explicit ``optimize()`` raises it.
+    """
+
+
 class UnplannedQueryError(AssertionError):
     """In strict mode, a query ran while an optimized response was being serialized."""

@@ -24,10 +24,11 @@ from drf_autoprefetch import observe, strict
 from drf_autoprefetch.actions import action_serializer
 from drf_autoprefetch.apply import apply_plan, splits_by_cost
 from drf_autoprefetch.conf import settings
-from drf_autoprefetch.exceptions import PlanError
+from drf_autoprefetch.exceptions import ModelMismatch, PlanError
 from drf_autoprefetch.plan import Plan
 from drf_autoprefetch.planner import (
     has_static_plan,
+    mismatched,
     needs_context,
     plan_failed,
     plan_for,
@@ -293,7 +294,7 @@ class AutoPrefetchMixin:
             )
         except PlanError as exc:  # the queryset does not fit the plan: say whose
             serializer = view.get_serializer_class().__name__
-            raise PlanError(f"{type(self).__name__} with {serializer}: {exc}") from exc
+            raise type(exc)(f"{type(self).__name__} with {serializer}: {exc}") from exc
 
     def _optimized(self, queryset: Any) -> Any:
         """What ``get_queryset()`` returns: ``queryset`` optimized, when it can be."""
@@ -312,6 +313,9 @@ class AutoPrefetchMixin:
         vars(self)[_SERIALIZER] = serializer_class  # asked once per get_queryset()
         try:
             queryset = self.optimize_queryset(queryset)
+        except ModelMismatch as exc:  # DRF renders rows having the fields it reads
+            mismatched(exc)
+            return queryset
         except PlanError:
             raise
         except Exception as exc:  # the serializer's own code, built to be planned

@@ -48,7 +48,7 @@ from drf_autoprefetch.drafts import (
     leave_alone,
     splittable,
 )
-from drf_autoprefetch.exceptions import PlanError
+from drf_autoprefetch.exceptions import ModelMismatch, PlanError
 from drf_autoprefetch.hinted import apply_hints
 from drf_autoprefetch.hinting import Hints, get_hints
 from drf_autoprefetch.inference import infer
@@ -1209,6 +1209,18 @@ def plan_failed(where: str, serializer_class: type, exc: Exception) -> None:
     if text not in _logged:
         _logged.add(text)
         logger.warning("drf_autoprefetch: %s", text, exc_info=exc)
+
+
+def mismatched(exc: ModelMismatch) -> None:
+    """Log (once per message) that a queryset holds rows of another model than its
+    serializer's (``exc`` says whose): it is left unoptimized, as DRF renders such rows
+    whenever they have the fields read. ``ON_UNPLANNABLE = "raise"`` raises it instead."""
+    if conf.settings.ON_UNPLANNABLE == "raise":
+        raise exc
+    text = f"{exc} Until then, its queryset is left unoptimized."
+    if text not in _logged:
+        _logged.add(text)
+        logger.warning("drf_autoprefetch: %s", text)
 
 
 def _reported(plan: Plan) -> Plan:
