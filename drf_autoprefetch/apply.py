@@ -449,40 +449,56 @@ def _keep_default_ordering(queryset: QuerySet[Any], expressions: Iterable[Any]) 
 
 
 def _merge(existing: list[Lookup], specs: Iterable[_Spec]) -> list[Lookup]:
-    """The plan's prefetches merged into the QuerySet's, never clashing with them."""
-    front: list[Lookup] = []
-    for spec in specs:
+    """The plan's prefetches merged into the QuerySet's, never clashing with them.
+
+    The deepest places are merged first: a ``Prefetch`` of the user's that a level above
+    takes in (see :func:`_inner`) then carries the plan below it already.
+    """
+    ordered = list(specs)
+    front: dict[int, list[Lookup]] = {}
+    for index in sorted(range(len(ordered)), key=lambda at: -ordered[at].prefetch_to.count("__")):
+        spec = ordered[index]
         target = spec.prefetch_to
-        index = _find(existing, target)
-        if index is not None:
-            user = existing[index]
+        inner = _inner(existing, spec)
+        found = _find(existing, target)
+        if found is not None:
+            user = existing[found]
             assert isinstance(user, Prefetch)
             assert user.queryset is not None
             # A sliced queryset of the user's takes no aggregate: Django filters it per row.
             sliced = user.queryset.query.is_sliced
             annotations = () if sliced else spec.relation.annotations
-            merged = _apply(user.queryset, spec.relation.children, annotations)
-            existing[index] = Prefetch(
+            own = user.queryset.prefetch_related(*inner) if inner else user.queryset
+            merged = _apply(own, spec.relation.children, annotations)
+            existing[found] = Prefetch(
                 user.prefetch_through, queryset=batched(merged), to_attr=user.to_attr
             )
             continue
-        below = f"{target}__"
-        inner = [
-            lookup
-            for lookup in existing
-            if not spec.flat
-            and isinstance(lookup, Prefetch)
-            and lookup.queryset is not None
-            and lookup.prefetch_through.startswith(below)
-        ]
-        for lookup in inner:
-            existing.remove(lookup)
-        built = _build(spec, [_reroot(lookup, len(below)) for lookup in inner])
+        built = _build(spec, inner)
         if spec.hoisted:
             _insert_by_path(existing, target, built)
         else:
-            front.extend(built)
-    return front + existing
+            front[index] = built
+    return [lookup for index in sorted(front) for lookup in front[index]] + existing
+
+
+def _inner(existing: list[Lookup], spec: _Spec) -> list[Prefetch[Any]]:
+    """The user's prefetches with querysets below ``spec``'s place, taken out of
+    ``existing`` and rerooted there: the plan's prefetch there loads them, so that the
+    plan below it knows them (and joins nothing they load)."""
+    if spec.flat:
+        return []
+    below = f"{spec.prefetch_to}__"
+    inner = [
+        lookup
+        for lookup in existing
+        if isinstance(lookup, Prefetch)
+        and lookup.queryset is not None
+        and lookup.prefetch_through.startswith(below)
+    ]
+    for lookup in inner:
+        existing.remove(lookup)
+    return [_reroot(lookup, len(below)) for lookup in inner]
 
 
 def _insert_by_path(existing: list[Lookup], target: str, built: list[Lookup]) -> None:

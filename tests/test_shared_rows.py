@@ -8,6 +8,8 @@ giving each row a copy of its own would make that code query once per row.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.db import connection
 from django.db.models import Prefetch
@@ -15,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers
 
 from drf_autoprefetch import optimize
+from tests.testapp import serializers as shapes
 from tests.testapp.models import Book, Category, Chapter, Review
 
 
@@ -206,3 +209,32 @@ def test_a_lookup_below_a_filtered_prefetch_of_the_views_keeps_its_order(books):
 
     assert data == expected
     assert queries == plain_queries == 3
+
+
+@pytest.mark.django_db
+def test_a_plain_lookup_with_prefetches_of_its_own_below_it(world):
+    """The view prefetches a relation by its name and the levels below it with querysets
+    of its own (Weblate's translations: ``"component"``, then
+    ``Prefetch("component__linked_component", ...)`` and its project): the plan's joins
+    below go into those prefetches, none is prefetched twice, and the view's querysets
+    still decide the rows (here: a city left out)."""
+    from tests.testapp.models import Address, City
+
+    left_out = City.objects.filter(address__residents__reviews__isnull=False).first()
+
+    def queryset():
+        return Review.objects.prefetch_related(
+            "reviewer",
+            Prefetch("reviewer__address", queryset=Address.objects.all()),
+            Prefetch("reviewer__address__city", queryset=City.objects.exclude(pk=left_out.pk)),
+        ).order_by("id")
+
+    expected = json.dumps(shapes.ReviewSerializer(queryset(), many=True).data)
+    optimized = optimize(queryset(), shapes.ReviewSerializer)
+
+    with CaptureQueriesContext(connection) as captured:
+        data = json.dumps(shapes.ReviewSerializer(optimized, many=True).data)
+
+    assert data == expected
+    assert '"city": null' in data
+    assert len(captured) == 4  # reviews, people, addresses, cities joined to countries
