@@ -49,6 +49,8 @@ _DETAIL_VIEWS = (RetrieveModelMixin, UpdateModelMixin, DestroyModelMixin)
 
 #: Holds the serializer class while the outermost ``get_queryset()`` applies its plan.
 _SERIALIZER = "_autoprefetch_serializer_class"
+#: Set on a view while it reads a saved row again (:meth:`reload_saved_instance`).
+_RELOADING = "_autoprefetch_reloading"
 
 #: Marks a ``get_queryset`` that applies the plan to what it returns.
 _PLANNED = "_autoprefetch_planned"
@@ -95,16 +97,23 @@ def _plain_paginator(paginator: Any) -> bool:
 
 
 def _keep_out_of_descriptions(cls: type) -> None:
-    """Give a view with no docstring of its own a blank one where tools that look for a
-    description up its bases (drf-spectacular) would find this mixin's: the mixin's
+    """Give a view with no docstring of its own the one tools looking up its bases for a
+    description (drf-spectacular, up to the first of DRF's classes) would find without
+    this mixin: the next documented base before DRF's, else a blank one. The mixin's
     docstring describes the library, not the view's endpoints."""
     if cls.__dict__.get("__doc__") is not None:
         return
-    for base in cls.__mro__[1:]:
+    bases = cls.__mro__[1:]
+    documented = next((base for base in bases if base.__doc__), None)
+    if documented is not AutoPrefetchMixin:
+        return
+    for base in bases[bases.index(AutoPrefetchMixin) + 1 :]:
+        if base.__module__.startswith(("rest_framework.", "django.")):
+            break
         if base.__doc__:
-            if base is AutoPrefetchMixin:
-                cls.__doc__ = " "  # truthy, so the search stops; blank once cleaned
+            cls.__doc__ = base.__doc__
             return
+    cls.__doc__ = " "  # truthy, so the search stops; blank once cleaned
 
 
 def _outermost(
@@ -300,7 +309,7 @@ class AutoPrefetchMixin:
         """What ``get_queryset()`` returns: ``queryset`` optimized, when it can be."""
         if not self.autoprefetch or not isinstance(queryset, (QuerySet, list)):
             return queryset
-        if self._renders_no_rows():
+        if self._renders_no_rows() or self._reads_before_update():
             return queryset
         view: Any = self
         action = getattr(view, "action", None)
@@ -391,6 +400,20 @@ class AutoPrefetchMixin:
         destroy = getattr(type(view), "destroy", None)
         return method == "DELETE" and destroy is DestroyModelMixin.destroy
 
+    def _reads_before_update(self) -> bool:
+        """Whether this queryset serves ``get_object()`` in DRF's own ``update()``: the
+        response renders the row read again once saved (:meth:`reload_saved_instance`),
+        and DRF drops what was prefetched onto the row read before the save."""
+        view: Any = self
+        if vars(self).get(_RELOADING):
+            return False
+        method = getattr(getattr(view, "request", None), "method", None)
+        if method not in ("PUT", "PATCH"):
+            return False
+        if getattr(type(view), "update", None) is not UpdateModelMixin.update:
+            return False
+        return getattr(view, "action", None) in (None, "update", "partial_update")
+
     def get_autoprefetch_prune_columns(self) -> bool:
         """Whether the root query of a list may load only the columns the plan names.
 
@@ -442,14 +465,32 @@ class AutoPrefetchMixin:
 
         Read through ``get_queryset()`` (not ``filter_queryset()``), so the response of a
         create or an update costs the plan's queries and shows the related rows as they
-        are now. ``instance`` is kept when that queryset does not hold it: another model,
-        or a row the view's own ``get_queryset()`` filters out.
+        are now. ``instance`` is kept when the plan loads nothing (it is rendered as saved,
+        with no query), or when that queryset does not hold it: another model, or a row
+        the view's own ``get_queryset()`` filters out. ``get_object()`` of DRF's own
+        ``update()`` reads the row before the save without the plan (DRF drops its
+        prefetched rows after the save).
         """
-        queryset: Any = self.get_queryset()
+        if not self._plan_loads_anything():
+            return instance  # rendered as saved, as DRF renders it
+        vars(self)[_RELOADING] = True
+        try:
+            queryset: Any = self.get_queryset()
+        finally:
+            del vars(self)[_RELOADING]
         if not isinstance(queryset, QuerySet) or type(instance) is not queryset.model:
             return instance
         reloaded: Model | None = queryset.filter(pk=instance.pk).first()
         return instance if reloaded is None else reloaded
+
+    def _plan_loads_anything(self) -> bool:
+        """Whether the plan of the serializer rendering a saved row loads anything (a
+        plan it cannot tell without a queryset is taken to)."""
+        try:
+            plan = self.get_prefetch_plan()
+        except Exception:
+            return True
+        return bool(plan.relations or plan.annotation_items)
 
     @staticmethod
     def _renders_only(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
