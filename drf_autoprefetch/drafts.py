@@ -421,10 +421,13 @@ def _back_link(model: type[Model], lookup: str) -> str | None:
 
 
 def _served_by(back: Draft, model: type[Model]) -> bool:
-    """Whether the parent rows of ``model`` serve what ``back`` loads: a plain join."""
+    """Whether the parent rows of ``model`` serve what ``back`` loads: a plain join to
+    ``model`` or to a model it inherits from (Django sets the parent row itself, of
+    ``model``, as the key's object)."""
     return (
         back.kind is Kind.JOIN
-        and back.model is model
+        and back.model is not None
+        and issubclass(model, back.model)
         and back.attr == back.lookup
         and not (back.annotations or back.plain or back.loose)
         and back.queryset is None

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers
 
 from drf_autoprefetch import optimize, plan_for
-from tests.testapp.models import Book, Category, Chapter
+from tests.testapp.models import Book, Category, Chapter, City, Restaurant, Visit
 
 
 class ChapterOfBookSerializer(serializers.ModelSerializer):
@@ -198,3 +198,48 @@ def test_rows_read_back_through_the_parent_are_the_parents_rows(world, queryset)
 
     assert data == expected
     assert queries == 3  # categories, their books, their children; before: their books again
+
+
+class VisitSerializer(serializers.ModelSerializer):
+    place_name = serializers.CharField(source="place.name")
+    place_kind = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Visit
+        fields = ["id", "note", "place_name", "place_kind"]
+
+    def get_place_kind(self, visit):
+        return type(visit.place).__name__
+
+
+class RestaurantVisitsSerializer(serializers.ModelSerializer):
+    visits = VisitSerializer(many=True)
+
+    class Meta:
+        model = Restaurant
+        fields = ["id", "name", "visits"]
+
+
+@pytest.mark.django_db
+def test_a_key_to_the_parent_model_of_the_rows_is_served_by_them(world):
+    """Rows prefetched for restaurants hold the restaurant itself as their ``place`` (a
+    key to ``Place``, its parent model), as without the plan: no join builds a bare
+    ``Place`` in its stead (pulp's signatures, whose key's ``cast()`` then ran a query)."""
+    city = City.objects.first()
+    for n in range(2):
+        restaurant = Restaurant.objects.create(name=f"Trattoria {n}", city=city)
+        Visit.objects.bulk_create(Visit(place=restaurant, note=f"visit {k}") for k in range(3))
+    expected = json.dumps(RestaurantVisitsSerializer(Restaurant.objects.all(), many=True).data)
+
+    plan = plan_for(RestaurantVisitsSerializer)
+    with CaptureQueriesContext(connection) as captured:
+        data = json.dumps(
+            RestaurantVisitsSerializer(
+                optimize(Restaurant.objects.all(), RestaurantVisitsSerializer), many=True
+            ).data
+        )
+
+    assert data == expected
+    assert '"place_kind": "Restaurant"' in data
+    assert str(plan) == "testapp.Restaurant\n  prefetch visits (testapp.Visit)"
+    assert len(captured) == plan.query_count == 2

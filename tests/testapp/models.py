@@ -300,6 +300,17 @@ class Restaurant(Place):
     )
 
 
+class Visit(models.Model):
+    """A key to the parent model of a multi-table inheritance: rows prefetched for a
+    restaurant hold that ``Restaurant`` as their ``place`` (pulp's signatures of keys)."""
+
+    place = models.ForeignKey(Place, models.CASCADE, related_name="visits")
+    note = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["note", "id"]
+
+
 class Dish(models.Model):
     restaurant = models.ForeignKey(Restaurant, models.CASCADE, related_name="dishes")
     name = models.CharField(max_length=100)
