@@ -6,9 +6,11 @@ An ``@action`` may read its rows through the view (``self.get_object()``,
 (``Response({"state": obj.state})``). The plan of the view's serializer would then load
 what nobody reads: one query per prefetch, for nothing. The action's source is read
 (never run): where it never asks the view for a serializer and calls nothing of the view
-but :data:`PLAIN_VIEW_METHODS`, its rows get the plan of the one serializer class it builds, or
-none where it builds none (or several). Code that cannot be read, calls other code of
-the view, or hands the view to other code keeps the view serializer's plan, as before.
+but :data:`PLAIN_VIEW_METHODS` and methods of the project's view code read the same way
+(a download helper), its rows get the plan of the one serializer class they build, or
+none where they build none (or several). Code that cannot be read, calls other code of
+the view (a property, DRF's), or hands the view to other code keeps the view
+serializer's plan, as before.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ PLAIN_VIEW_METHODS = frozenset(
         "get_queryset",
         "get_serializer_context",
         "paginate_queryset",
+        "permission_denied",
+        "throttled",
     }
 )
 
@@ -63,15 +67,62 @@ def action_serializer(view_class: type, action: str) -> tuple[bool, type[Any] | 
 def _read(view_class: type, function: Any) -> tuple[bool, type[Any] | None]:
     if not getattr(function, "mapping", None):  # not an @action
         return _VIEW_SERIALIZER
+    built = _read_code(view_class, function, set())
+    if built is None:
+        return _VIEW_SERIALIZER
+    built = list(dict.fromkeys(built))
+    return True, built[0] if len(built) == 1 else None
+
+
+#: How many methods of the view the reading of one action follows, at most.
+_FOLLOWED = 8
+
+
+def _read_code(view_class: type, function: Any, followed: set[str]) -> list[type] | None:
+    """The serializer classes ``function`` builds, and the methods of the view's own it
+    calls (a download helper); ``None`` where any of them reaches the view's serializer,
+    hands the view to other code or cannot be read."""
     function = inspect.unwrap(function)
     node = function_node(function)
     if node is None or not node.args.args:
-        return _VIEW_SERIALIZER
+        return None
     view = node.args.args[0].arg
-    if not all(_allowed(each, view, view_class) for each in ast.walk(node)):
-        return _VIEW_SERIALIZER
     built = _serializers_built(node, getattr(function, "__globals__", {}))
-    return True, built[0] if len(built) == 1 else None
+    for each in ast.walk(node):
+        called = _called_method(each, view, view_class)
+        if called is not None:
+            if called in followed:
+                continue
+            if len(followed) >= _FOLLOWED:
+                return None
+            followed.add(called)
+            deeper = _read_code(view_class, getattr(view_class, called), followed)
+            if deeper is None:
+                return None
+            built.extend(deeper)
+        elif not _allowed(each, view, view_class):
+            return None
+    return built
+
+
+def _called_method(node: ast.AST, view: str, view_class: type) -> str | None:
+    """The name of a method of the project's view code that ``node`` reads off the view
+    (``self.download_file``), which can be read in turn."""
+    if not (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == view
+        and node.attr not in _SERIALIZER_NAMES
+        and _other_code(view_class, node.attr)
+    ):
+        return None
+    for klass in view_class.__mro__:
+        member = vars(klass).get(node.attr)
+        if member is None:
+            continue
+        drf = klass.__module__.startswith("rest_framework.")
+        return node.attr if inspect.isfunction(member) and not drf else None
+    return None
 
 
 def _serializers_built(node: ast.AST, scope: dict[str, Any]) -> list[type]:

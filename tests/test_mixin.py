@@ -796,6 +796,24 @@ class BookActionsViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
     def _render(self, book):
         return Response(self.get_serializer(book).data)
 
+    @action(detail=True)
+    def download(self, request, pk=None):
+        """Weblate's component file downloads: a helper of the view's renders no row."""
+        return self._download(self.get_object().title)
+
+    def _download(self, name):
+        return self._as_file(f"contents of {name}")
+
+    def _as_file(self, text):
+        return Response({"file": text})
+
+    @action(detail=True)
+    def chapters_by_a_helper(self, request, pk=None):
+        return self._chapters(self.get_object())
+
+    def _chapters(self, book):
+        return Response(ChapterTitleSerializer(book.chapters.all(), many=True).data)
+
 
 @pytest.mark.parametrize(
     ("action_name", "is_detail", "expected_queries"),
@@ -805,6 +823,8 @@ class BookActionsViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
         ("state", True, 1),
         ("history", True, 2),  # the view's context passed on: still its own serializer
         ("through_a_helper", True, 2),  # the view's serializer: its plan
+        ("download", True, 1),  # helpers of the view's rendering no row: no plan
+        ("chapters_by_a_helper", True, 2),  # a helper's serializer of other rows: no plan
     ],
 )
 def test_an_action_gets_the_plan_of_the_serializer_it_renders_with(
