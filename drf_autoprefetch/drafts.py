@@ -25,7 +25,7 @@ from drf_autoprefetch.columns import (
 )
 from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.modelinfo import Attr, runs_code_on_load
-from drf_autoprefetch.tree import Kind, Relation
+from drf_autoprefetch.tree import Conditions, Kind, Relation, also_read
 
 __all__ = [
     "Draft",
@@ -138,6 +138,9 @@ class Draft:
         self.parent: Draft | None = None
         #: Where the relation was inferred from, when only inferred code reads it.
         self.origin: str | None = None
+        #: What, provided on the rows, spares the inferred code's reads of it (see
+        #: :data:`~drf_autoprefetch.tree.Conditions`); ``None`` where a read is not spared.
+        self.unless: Conditions = None
         #: Columns of these rows that fields read (names or attnames).
         self.reads: set[str] = set()
         #: Code whose reads are not known gets these rows: no column may be left out.
@@ -155,10 +158,18 @@ class Draft:
         return self.kind is None
 
     def relation(
-        self, name: str, attr: Attr, lookup: str | None = None, origin: str | None = None
+        self,
+        name: str,
+        attr: Attr,
+        lookup: str | None = None,
+        origin: str | None = None,
+        unless: Conditions = None,
     ) -> Draft:
         """The child draft ``name``, made if new. ``origin`` says it is only inferred; a
-        relation a field or a hint reads too is not marked as inferred."""
+        relation a field or a hint reads too is not marked as inferred. ``unless``: what
+        spares the inferred read (``None``: nothing)."""
+        if origin is None:
+            unless = None
         child = self.children.get(name)
         if child is None:
             assert attr.kind is not None
@@ -166,9 +177,12 @@ class Draft:
             child.plain = child.plain or self.plain
             child.parent = self
             child.origin = origin
+            child.unless = unless
             self.children[name] = child
-        elif origin is None:
-            child.origin = None
+        else:
+            if origin is None:
+                child.origin = None
+            child.unless = also_read(child.unless, unless)
         return child
 
     def columns(self, mode: Pruning, link: Iterable[str] = ()) -> ColumnChoice:
@@ -281,6 +295,7 @@ class Draft:
             queryset=self.queryset,
             user_queryset=self.queryset is not None,
             origin=self.origin,
+            unless=self.unless or (),
         )
 
     def _freeze_plain(self, how: Freezing) -> Relation:
@@ -391,6 +406,7 @@ def _merge_into(target: Draft, source: Draft) -> None:
             continue
         if child.origin is None:
             mine.origin = None  # a field reads it, not only inferred code
+        mine.unless = also_read(mine.unless, child.unless)
         _merge_into(mine, child)
 
 

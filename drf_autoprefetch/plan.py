@@ -16,7 +16,16 @@ from django.db.models import Model
 
 from drf_autoprefetch import apply
 from drf_autoprefetch.columns import in_field_order
-from drf_autoprefetch.tree import Kind, Relation, join_paths, label, merge_relations, union
+from drf_autoprefetch.tree import (
+    Kind,
+    Relation,
+    conditions_of,
+    join_paths,
+    label,
+    merge_relations,
+    union,
+    without_spared,
+)
 
 if TYPE_CHECKING:
     from django.db.models import Prefetch, QuerySet  # noqa: TID251 - types only
@@ -73,6 +82,9 @@ class Plan:
     #: loading cost model), ``False`` (the plan as it is) or ``None`` (the ``SPLIT``
     #: setting); from the serializer's ``autoprefetch_split``.
     splitting: str | bool | None = field(default=None, compare=False)
+    #: Names that, provided on the queryset's rows (a ``to_attr``, an annotation, a
+    #: relation it loads), spare reads of code behind guards (see :meth:`spared_by`).
+    conditions: frozenset[str] = field(default=frozenset(), compare=False)
 
     @property
     def select_related(self) -> tuple[str, ...]:
@@ -127,6 +139,7 @@ class Plan:
             causes=union(self.causes, other.causes),
             suggestions=union(self.suggestions, other.suggestions),
             splitting=self.splitting if self.splitting == other.splitting else None,
+            conditions=self.conditions | other.conditions,
         )
 
     def provided(self, names: Container[str]) -> Plan:
@@ -143,6 +156,17 @@ class Plan:
             suggestions=tuple(pair for pair in self.suggestions if pair[0] not in drop),
             unresolved=tuple(missing for missing in self.unresolved if missing not in found),
         )
+
+    def spared_by(self, provided: frozenset[str]) -> Plan:
+        """This plan for a queryset providing ``provided`` (names of :attr:`conditions`):
+        without the relations only code behind a guard reads, where the rows provide
+        what that guard asks about (``if hasattr(obj, "n"): return obj.n``, an
+        annotation; ``"items" in obj.__dict__``, a ``to_attr``): that code never reads
+        them there."""
+        relations = without_spared(self.relations, provided)
+        if relations == self.relations:
+            return self
+        return replace(self, relations=relations, conditions=conditions_of(relations))
 
     def unseen(self, missing: Sequence[Missing]) -> Plan:
         """This plan where the queryset, which may provide the ``missing`` names, is not

@@ -74,6 +74,7 @@ from drf_autoprefetch.selection import (
     selector_of,
 )
 from drf_autoprefetch.suggest import hints_line
+from drf_autoprefetch.tree import Conditions, conditions_of
 from drf_autoprefetch.widths import wide_joins
 
 __all__ = [
@@ -285,7 +286,8 @@ class _Planner:
         if found is None:
             return False
         for path, origin in found.paths.items():
-            self._load_inferred(draft, path, f"inferred from {origin}")
+            unless = _below(draft.path, found.unless.get(path))
+            self._load_inferred(draft, path, f"inferred from {origin}", unless)
         for path, serializer_class in found.nested:
             self._nested_inferred(draft, path, serializer_class, walk)
         for mark in found.left_alone:
@@ -306,11 +308,14 @@ class _Planner:
             return None  # code that queries, or is not followed: no hint would cover it
         return f"{hints_line(model, list(found.paths))} on {owner}"
 
-    def _load_inferred(self, draft: Draft, path: str, origin: str) -> None:
+    def _load_inferred(
+        self, draft: Draft, path: str, origin: str, unless: Conditions = None
+    ) -> None:
         current = draft
         for name in path.split("__"):
             assert current.model is not None
-            current = current.relation(name, model_attrs(current.model)[name], origin=origin)
+            attr = model_attrs(current.model)[name]
+            current = current.relation(name, attr, origin=origin, unless=unless)
             current.rows_read = True
             current.whole_row = True  # what the code reads of these rows is not known
 
@@ -739,8 +744,16 @@ def build_plan(
         unresolved=tuple(planner.resolved_missing()),
         columns=tuple(dict.fromkeys(planner.columns)),
         splitting=splitting,
+        conditions=conditions_of(relations),
     )
     return plan, planner.dynamic
+
+
+def _below(path: str, unless: Conditions) -> Conditions:
+    """Conditions read from the rows at ``path`` (see :class:`Draft`), from the root."""
+    if not unless or not path:
+        return unless
+    return tuple(frozenset(f"{path}__{name}" for name in each) for each in unless)
 
 
 def split_paths(serializer_class: type, root: Draft) -> tuple[str | bool | None, frozenset[str]]:
@@ -885,8 +898,32 @@ def plan_for_queryset(
     name is then a warning, not an error.
     """
     plan = _resolved(serializer_class, context, kwargs)
-    names = provided_names(queryset) if plan.unresolved else ()
-    return _enforce(_reported(check_unresolved(plan, names, known=known)))
+    if not (plan.unresolved or plan.conditions):
+        return _enforce(_reported(plan))
+    names = provided_names(queryset)
+    plan = check_unresolved(plan, names, known=known)
+    return _enforce(_reported(_spared(plan, names)))
+
+
+def _spared(plan: Plan, provided: Container[str]) -> Plan:
+    """``plan`` for a queryset providing ``provided``: see :meth:`Plan.spared_by`. Kept
+    per plan and names met (a queryset builds its rows alike request after request)."""
+    own = {name for name, _ in plan.annotation_items}  # the plan's own annotations
+    met = frozenset(name for name in plan.conditions if name in provided or name in own)
+    if not met or not plan.relations:
+        return plan
+    # Kept with the plan's first relation, for this very tuple of relations.
+    variants = plan.relations[0].memo.setdefault(_SPARED, {})
+    key = (id(plan.relations), met, plan.warnings, plan.unresolved)
+    found = variants.get(key)
+    if found is None or found[0] is not plan.relations:
+        found = variants[key] = (plan.relations, plan.spared_by(met))
+    spared: Plan = found[1]
+    return spared
+
+
+#: The memo key of :func:`_spared` (no lookup path contains a space).
+_SPARED = "spared ?"
 
 
 def provided_names(queryset: Any) -> frozenset[str]:
@@ -916,6 +953,7 @@ def _query_names(queryset: Any, prefix: str = "") -> Iterator[str]:
     query = getattr(queryset, "query", None)
     yield from (f"{prefix}{name}" for name in getattr(query, "annotations", None) or ())
     yield from (f"{prefix}{name}" for name in getattr(query, "extra", None) or ())
+    yield from _joined(getattr(query, "select_related", None), prefix)
     for lookup in getattr(queryset, "_prefetch_related_lookups", None) or ():
         to = getattr(lookup, "prefetch_to", lookup)
         if not isinstance(to, str):
@@ -924,6 +962,14 @@ def _query_names(queryset: Any, prefix: str = "") -> Iterator[str]:
         inner = getattr(lookup, "queryset", None)
         if inner is not None:
             yield from _query_names(inner, f"{prefix}{to}__")
+
+
+def _joined(select_related: Any, prefix: str) -> Iterator[str]:
+    """The relations a ``select_related`` dictionary joins, as lookup paths."""
+    if isinstance(select_related, dict):
+        for name, below in select_related.items():
+            yield f"{prefix}{name}"
+            yield from _joined(below, f"{prefix}{name}__")
 
 
 def _cached_plan(

@@ -9,13 +9,70 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 from django.db.models import Model
 
-__all__ = ["Kind", "PlanLike", "Relation", "join_paths", "label", "merge_relations", "union"]
+__all__ = [
+    "Conditions",
+    "Kind",
+    "PlanLike",
+    "Relation",
+    "also_read",
+    "conditions_of",
+    "join_paths",
+    "label",
+    "merge_relations",
+    "spared",
+    "union",
+    "without_spared",
+]
 
 _T = TypeVar("_T")
+
+#: What spares the reads of a relation, for relations only code behind guards reads
+#: (``if hasattr(obj, "n"): return obj.n`` before ``obj.items.count()``): one set of
+#: lookup paths per read, the read spared where the rows provide any name of its set;
+#: ``None`` where some read is made whatever the rows provide; ``()``: no read yet.
+Conditions: TypeAlias = "tuple[frozenset[str], ...] | None"
+
+
+def also_read(kept: Conditions, more: Conditions) -> Conditions:
+    """The conditions of a relation read as ``kept`` says and, again, as ``more`` says."""
+    if kept is None or more is None:
+        return None
+    return kept + tuple(each for each in more if each not in kept)
+
+
+def spared(unless: tuple[frozenset[str], ...], provided: frozenset[str]) -> bool:
+    """Whether every read of a relation whose conditions are ``unless`` is spared by the
+    names ``provided`` (never for one read whatever is provided: ``()``)."""
+    return bool(unless) and all(each & provided for each in unless)
+
+
+def conditions_of(relations: tuple[Relation, ...]) -> frozenset[str]:
+    """Every name that spares some read of ``relations`` (see :data:`Conditions`)."""
+    return frozenset(
+        name
+        for top in relations
+        for relation in top.walk()
+        for each in relation.unless
+        for name in each
+    )
+
+
+def without_spared(
+    relations: tuple[Relation, ...], provided: frozenset[str]
+) -> tuple[Relation, ...]:
+    """``relations`` without those whose every read ``provided`` spares (and what is
+    below them)."""
+    kept = []
+    for relation in relations:
+        if spared(relation.unless, provided):
+            continue
+        children = without_spared(relation.children, provided)
+        kept.append(relation if children == relation.children else relation.with_children(children))
+    return tuple(kept)
 
 
 class Kind(enum.Enum):
@@ -66,6 +123,9 @@ class Relation:
     wide: bool = False
     #: Where the relation was inferred from (code read by the planner), if it was.
     origin: str | None = field(default=None, compare=False)
+    #: What, provided on the rows of the queryset, spares every read of the relation
+    #: (see :data:`Conditions`; ``()``: some read is made whatever is provided).
+    unless: tuple[frozenset[str], ...] = field(default=(), compare=False)
     #: Why ``only`` is what it is (``prefetch_plans --explain``).
     columns_why: str = field(default="", compare=False)
     #: What the applier built for this relation, kept for the next request (not a value).

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,6 +111,10 @@ class Access:
 
     path: Path
     how: str = "value"
+    #: What, provided on the rows, makes the code skip this read: paths from the subject
+    #: of an attribute (``api_pending_changes``, a ``to_attr`` or an annotation) or a
+    #: relation whose loading the code tests first (see :meth:`_Reader.guard`).
+    unless: frozenset[Path] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -175,8 +179,7 @@ def _read(function: Any, subject: int) -> Reading | None:
         return None
     namespace = getattr(function, "__globals__", {})
     reader = _Reader(parameters[subject].arg, namespace.get)
-    for statement in node.body:
-        reader.visit(statement)
+    reader.block(node.body)
     return reader.reading
 
 
@@ -209,6 +212,15 @@ def _rows_of(path: Path) -> Path:
     return path if path[-1:] == (ROWS,) else (*path, ROWS)
 
 
+def _is_none(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+def _exits(statements: Sequence[ast.AST]) -> bool:
+    """Whether a block always leaves the function (ends on ``return`` or ``raise``)."""
+    return bool(statements) and isinstance(statements[-1], (ast.Return, ast.Raise))
+
+
 def _is_super(node: ast.AST) -> bool:
     return (
         isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
@@ -223,6 +235,8 @@ class _Reader(ast.NodeVisitor):
         self.aliases: dict[str, Path] = {subject: ()}
         self.lookup = lookup
         self.reading = Reading()
+        #: The guards the code being read sits behind (see :meth:`guard`).
+        self.unless: frozenset[Path] = frozenset()
 
     # ---------------------------------------------------------------- chains
 
@@ -269,7 +283,7 @@ class _Reader(ast.NodeVisitor):
         if self._loading_state(path, None):
             return
         if path or how == "text":  # str(obj): the subject's own __str__
-            self.reading.accesses.append(Access(path, how))
+            self.reading.accesses.append(Access(path, how, self.unless))
 
     def _loading_state(self, path: Path | None, name: str | None) -> bool:
         """Record a read of an object's loading state at ``path`` (looking up the
@@ -294,6 +308,130 @@ class _Reader(ast.NodeVisitor):
         if not path or path[-1] not in (PREFETCH_CACHE, FIELDS_CACHE):
             return False
         return self._loading_state(path, key.value)
+
+    # ---------------------------------------------------------------- guards
+
+    def guard(self, test: ast.AST) -> tuple[Path, bool] | None:
+        """What ``test`` asks of the subject's rows, and whether it is true when that is
+        provided: an attribute a view may set (``hasattr(obj, "n")``, ``"n" in
+        obj.__dict__``, ``getattr(obj, "n", None) is not None``) or a relation's loading
+        (``Model.items.is_cached(obj)``, ``"items" in obj._prefetched_objects_cache``).
+        The code on the other side reads what the rows lack then: its reads are planned
+        only for rows that do not provide it."""
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            found = self.guard(test.operand)
+            return None if found is None else (found[0], not found[1])
+        if isinstance(test, ast.Compare) and len(test.ops) == 1:
+            return self._compared_guard(test)
+        if isinstance(test, ast.Call):
+            return self._called_guard(test)
+        return None
+
+    def _compared_guard(self, test: ast.Compare) -> tuple[Path, bool] | None:
+        operator, right = test.ops[0], test.comparators[0]
+        if isinstance(operator, (ast.In, ast.NotIn)):
+            key = test.left
+            if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+                return None
+            owner = self._state_owner(right)
+            if owner is None:
+                return None
+            return (*owner, key.value), isinstance(operator, ast.In)
+        if isinstance(operator, (ast.Is, ast.IsNot)) and _is_none(right):
+            found = self._called_guard(test.left) if isinstance(test.left, ast.Call) else None
+            return None if found is None else (found[0], isinstance(operator, ast.IsNot))
+        return None
+
+    def _called_guard(self, call: ast.Call) -> tuple[Path, bool] | None:
+        func = call.func
+        if isinstance(func, ast.Name) and func.id in ("hasattr", "getattr"):
+            if len(call.args) < 2 or (func.id == "getattr" and len(call.args) != 3):
+                return None
+            name = call.args[1]
+            owner = self.chain(call.args[0])
+            if owner is None or not isinstance(name, ast.Constant):
+                return None
+            if not isinstance(name.value, str):
+                return None
+            return (*owner, name.value), True
+        if not isinstance(func, ast.Attribute) or not call.args:
+            return None
+        key = call.args[0]
+        if func.attr == "is_cached" and isinstance(func.value, ast.Attribute):
+            owner = self.chain(key)
+            return None if owner is None else ((*owner, func.value.attr), True)
+        if func.attr == "get" and isinstance(key, ast.Constant) and isinstance(key.value, str):
+            owner = self._state_owner(func.value)
+            return None if owner is None else ((*owner, key.value), True)
+        return None
+
+    def _state_owner(self, node: ast.AST) -> Path | None:
+        """The subject path whose ``__dict__`` or loading cache ``node`` is."""
+        path = self.chain(node)
+        if not path:
+            return None
+        if path[-1] in ("__dict__", PREFETCH_CACHE):
+            return path[:-1]
+        if path[-2:] == ("_state", FIELDS_CACHE):
+            return path[:-2]
+        return None
+
+    def _behind(self, condition: Path | None, nodes: Sequence[ast.AST]) -> None:
+        """Visit ``nodes``, run only where the rows do not provide ``condition``."""
+        if condition is None:
+            for node in nodes:
+                self.visit(node)
+            return
+        outer = self.unless
+        self.unless = outer | {condition}
+        try:
+            self.block(nodes)
+        finally:
+            self.unless = outer
+
+    def block(self, statements: Sequence[ast.AST]) -> None:
+        """Visit a block of statements; after ``if <guard>: ... return``, the rest of the
+        block is the code for rows that lack what the guard asks about."""
+        for index, statement in enumerate(statements):
+            self.visit(statement)
+            if isinstance(statement, ast.If) and not statement.orelse and _exits(statement.body):
+                found = self.guard(statement.test)
+                if found is not None and found[1]:
+                    self._behind(found[0], statements[index + 1 :])
+                    return
+
+    def visit_If(self, node: ast.If) -> None:
+        self.visit(node.test)
+        found = self.guard(node.test)
+        if found is None:
+            self.block(node.body)
+            self.block(node.orelse)
+            return
+        condition, provided_when_true = found
+        self._behind(None if provided_when_true else condition, node.body)
+        self._behind(condition if provided_when_true else None, node.orelse)
+
+    def visit_IfExp(self, node: ast.IfExp) -> None:
+        self.visit(node.test)
+        found = self.guard(node.test)
+        if found is None:
+            self.visit(node.body)
+            self.visit(node.orelse)
+            return
+        condition, provided_when_true = found
+        self._behind(None if provided_when_true else condition, [node.body])
+        self._behind(condition if provided_when_true else None, [node.orelse])
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> None:
+        """``obj.__dict__.get("n") or obj.items.count()``: what follows a guard true when
+        the rows provide something is read for the others only."""
+        self.visit(node.values[0])
+        found = self.guard(node.values[0]) if isinstance(node.op, ast.Or) else None
+        if found is None or not found[1]:
+            for value in node.values[1:]:
+                self.visit(value)
+            return
+        self._behind(found[0], node.values[1:])
 
     def visit_Compare(self, node: ast.Compare) -> None:
         """``"items" in obj._prefetched_objects_cache``: the relation it asks about."""

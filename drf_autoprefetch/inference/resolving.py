@@ -9,7 +9,7 @@ follows its model's ``__str__``. Only loads are inferred, never annotations or f
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db.models import Model
@@ -24,7 +24,7 @@ from drf_autoprefetch.inference.reading import (
     read_function,
 )
 from drf_autoprefetch.modelinfo import display_column, model_attrs
-from drf_autoprefetch.tree import Kind
+from drf_autoprefetch.tree import Conditions, Kind, also_read
 
 __all__ = ["Inferred", "LeftAlone", "code_of", "infer"]
 
@@ -51,6 +51,10 @@ class Inferred:
 
     #: ``"a__b"`` lookup path -> provenance (``"Serializer.get_x -> Model.__str__"``).
     paths: dict[str, str] = field(default_factory=dict)
+    #: ``"a__b"`` -> what, provided on the rows, spares each of its reads (lookup paths
+    #: of names a guard asks about, see :class:`~drf_autoprefetch.inference.reading.Access`);
+    #: ``None`` where some read is made whatever the rows provide.
+    unless: dict[str, Conditions] = field(default_factory=dict)
     #: Serializer classes the code builds over the rows of a lookup path.
     nested: list[tuple[str, type]] = field(default_factory=list)
     #: What stays unoptimized and why; empty when the code is fully understood.
@@ -60,8 +64,10 @@ class Inferred:
     #: Relations the plan must leave unloaded, since the code reads whether they are.
     left_alone: list[LeftAlone] = field(default_factory=list)
 
-    def load(self, path: Path, origin: str) -> None:
-        self.paths.setdefault("__".join(path), origin)
+    def load(self, path: Path, origin: str, unless: frozenset[str] = frozenset()) -> None:
+        key = "__".join(path)
+        self.paths.setdefault(key, origin)
+        self.unless[key] = also_read(self.unless.get(key, ()), (unless,) if unless else None)
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,8 @@ class _Step:
     prefix: Path = ()
     depth: int = 0
     stack: tuple[tuple[type, str], ...] = ()
+    #: The guards the code followed sits behind, as lookup paths (see :class:`Inferred`).
+    unless: frozenset[str] = frozenset()
 
 
 def infer(model: type[Model], function: Any, subject: int, origin: str) -> Inferred | None:
@@ -169,6 +177,9 @@ def _leave_alone(
 
 
 def _resolve(model: type[Model], access: Access, result: Inferred, step: _Step) -> None:
+    if access.unless:
+        guards = ("__".join((*step.prefix, *_names(path))) for path in access.unless)
+        step = replace(step, unless=step.unless | frozenset(guards))
     current: type[Model] | None = model
     walked: Path = ()
     names = access.path
@@ -184,7 +195,7 @@ def _resolve(model: type[Model], access: Access, result: Inferred, step: _Step) 
             if attr.kind is Kind.PREFETCH and not _rows_read(names[index + 1 :], access.how):
                 return  # the manager itself (``obj.items.model``): no row is read
             walked = (*walked, name)
-            result.load(step.prefix + walked, step.origin)
+            result.load(step.prefix + walked, step.origin, step.unless)
             current = attr.model
             continue
         _follow_member(current, name, result, step, walked)
@@ -215,7 +226,7 @@ def _follow_member(
         result.problems.append(f"{owner}: its source cannot be read.")
         return
     stack = (*step.stack, (model, name))
-    inner = _Step(origin, owner, step.prefix + walked, step.depth + 1, stack)
+    inner = _Step(origin, owner, step.prefix + walked, step.depth + 1, stack, step.unless)
     _resolve_reading(model, reading, result, inner)
 
 
@@ -233,6 +244,10 @@ def code_of(member: Any) -> Any:
 def _framework_code(function: Any) -> bool:
     """Django's own model code (``Model.__str__``): nothing of the user's to follow."""
     return str(getattr(function, "__module__", "")).startswith("django.")
+
+
+def _names(path: Path) -> Path:
+    return tuple(name for name in path if name != ROWS)
 
 
 def _rows_read(rest: Path, how: str) -> bool:

@@ -207,6 +207,14 @@ class Book(models.Model):
         """The category's name only when the row came with it."""
         return self.category.name if Book.category.is_cached(self) else None
 
+    @property
+    def has_reviews(self):
+        """From the ``listed_reviews`` a view prefetches, else a query of its own
+        (Weblate's ``Unit.has_pending_changes``)."""
+        if "listed_reviews" in self.__dict__:
+            return bool(self.__dict__["listed_reviews"])
+        return self.reviews.exists()
+
     def authors_if_prefetched(self):
         """The authors' names only when anything was prefetched for the row."""
         if hasattr(self, "_prefetched_objects_cache"):
@@ -309,6 +317,9 @@ class Visit(models.Model):
 
     class Meta:
         ordering = ["note", "id"]
+
+    def __str__(self):
+        return self.note
 
 
 class Dish(models.Model):

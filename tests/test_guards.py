@@ -1,0 +1,182 @@
+"""Code behind a guard: reads made only for rows that lack what the guard asks about
+(an attribute a view sets, an annotation, a relation it loads). The plan loads them for
+querysets that do not provide it, and leaves them out for those that do."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import connection
+from django.db.models import Count, Prefetch
+from django.test.utils import CaptureQueriesContext
+from rest_framework import serializers
+
+from drf_autoprefetch import optimize, plan_for
+from drf_autoprefetch.inference.reading import ROWS, read_function
+from tests.testapp.models import Book, Comment, Review
+
+
+class HasReviewsSerializer(serializers.ModelSerializer):
+    has_reviews = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "title", "has_reviews"]
+
+
+class ReviewCountSerializer(serializers.ModelSerializer):
+    review_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Book
+        fields = ["id", "review_count"]
+
+    def get_review_count(self, book):
+        if hasattr(book, "review_total"):
+            return book.review_total
+        return book.reviews.count()
+
+
+class CommentTargetField(serializers.RelatedField):
+    """pulp's related resources: cheap where the view joined the content type."""
+
+    def to_representation(self, comment):
+        if Comment.content_type.is_cached(comment):
+            return f"{comment.content_type.model}/{comment.object_id}"
+        target = comment.content_object
+        return f"{target._meta.model_name}/{target.pk}"
+
+
+class BookCommentsSerializer(serializers.ModelSerializer):
+    comments = CommentTargetField(many=True, read_only=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "comments"]
+
+
+def rendered(serializer_class, queryset):
+    with CaptureQueriesContext(connection) as captured:
+        data = json.dumps(serializer_class(queryset, many=True).data, sort_keys=True)
+    return data, len(captured)
+
+
+def compare(serializer_class, make_queryset):
+    """The unoptimized and optimized renderings of the queryset ``make_queryset`` builds,
+    with their query counts."""
+    expected, naive = rendered(serializer_class, make_queryset())
+    data, queries = rendered(serializer_class, optimize(make_queryset(), serializer_class))
+    assert data == expected
+    return naive, queries
+
+
+def listed_reviews():
+    return Book.objects.prefetch_related(
+        Prefetch("reviews", queryset=Review.objects.all(), to_attr="listed_reviews")
+    )
+
+
+@pytest.mark.django_db
+def test_a_to_attr_the_view_prefetches_spares_the_fallbacks_prefetch(world):
+    assert "reviews" in plan_for(HasReviewsSerializer).select_related + tuple(
+        lookup.prefetch_to for lookup in plan_for(HasReviewsSerializer).prefetches
+    )
+
+    assert compare(HasReviewsSerializer, listed_reviews) == (2, 2)  # books, listed reviews
+    naive, queries = compare(HasReviewsSerializer, Book.objects.all)
+    assert (naive, queries) == (1 + Book.objects.count(), 2)  # books, their reviews
+
+
+@pytest.mark.django_db
+def test_an_annotation_the_view_adds_spares_the_fallbacks_prefetch(world):
+    def counted():
+        return Book.objects.annotate(review_total=Count("reviews"))
+
+    assert compare(ReviewCountSerializer, counted) == (1, 1)
+    naive, queries = compare(ReviewCountSerializer, Book.objects.all)
+    assert queries == 2
+    assert naive == 1 + Book.objects.count()
+
+
+@pytest.mark.django_db
+def test_a_relation_the_view_joins_spares_the_generic_prefetch_of_the_fallback(world):
+    def joined():
+        return Book.objects.prefetch_related(
+            Prefetch("comments", queryset=Comment.objects.select_related("content_type"))
+        )
+
+    assert compare(BookCommentsSerializer, joined) == (2, 2)  # books, comments and types
+    _, queries = compare(BookCommentsSerializer, Book.objects.all)
+    # Books, comments, the books they are on (content types come from Django's cache).
+    assert queries == plan_for(BookCommentsSerializer).query_count == 3
+
+
+def test_the_plan_lists_what_spares_its_reads():
+    assert plan_for(HasReviewsSerializer).conditions == frozenset({"listed_reviews"})
+    assert plan_for(ReviewCountSerializer).conditions == frozenset({"review_total"})
+    assert plan_for(BookCommentsSerializer).conditions == frozenset({"comments__content_type"})
+
+
+def _unless(function):
+    reading = read_function(function, 0)
+    return {
+        tuple(name for name in access.path if name != ROWS): access.unless
+        for access in reading.accesses
+    }
+
+
+def early_return(obj):
+    if "n" in obj.__dict__:
+        return obj.n
+    return obj.items.count()
+
+
+def negated(obj):
+    if not hasattr(obj, "n"):
+        return len(obj.items.all())
+    return obj.n
+
+
+def either(obj):
+    return obj.__dict__.get("n") or obj.items.count()
+
+
+def expression(obj):
+    return obj.n if getattr(obj, "n", None) is not None else obj.items.count()
+
+
+def loaded(obj):
+    if "items" in obj._prefetched_objects_cache:
+        return 0
+    return obj.owner.name
+
+
+def unguarded(obj):
+    if obj.flag:
+        return obj.items.count()
+    return obj.owner.name
+
+
+@pytest.mark.parametrize("function", [early_return, negated, either, expression])
+def test_guards_on_an_attribute_the_rows_may_carry(function):
+    assert _unless(function)[("items",)] == frozenset({("n",)})
+
+
+def test_a_guard_on_a_relations_loading_and_no_guard():
+    assert _unless(loaded)[("owner", "name")] == frozenset({("items",)})
+    assert _unless(unguarded)[("items",)] == frozenset()
+    assert _unless(unguarded)[("owner", "name")] == frozenset()
+
+
+def test_a_read_outside_the_guard_keeps_the_relation():
+    class Both(ReviewCountSerializer):
+        reviews = serializers.StringRelatedField(many=True)
+
+        class Meta(ReviewCountSerializer.Meta):
+            fields = ["id", "review_count", "reviews"]
+
+    plan = plan_for(Both)
+
+    assert plan.conditions == frozenset()
+    assert plan.spared_by(frozenset({"review_total"})) is plan
