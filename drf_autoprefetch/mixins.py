@@ -22,7 +22,7 @@ from rest_framework.serializers import BaseSerializer, Serializer
 
 from drf_autoprefetch import observe, strict
 from drf_autoprefetch.actions import action_serializer
-from drf_autoprefetch.apply import apply_plan, splits_by_cost
+from drf_autoprefetch.apply import apply_plan, prefetch_onto, splits_by_cost
 from drf_autoprefetch.conf import settings
 from drf_autoprefetch.exceptions import ModelMismatch, PlanError
 from drf_autoprefetch.plan import Plan
@@ -461,18 +461,23 @@ class AutoPrefetchMixin:
         return serializer
 
     def reload_saved_instance(self, instance: Model) -> Model:
-        """The row a write serializer renders: ``instance`` read again, optimized.
+        """The row a write serializer renders: ``instance`` with the plan loaded onto it.
 
-        Read through ``get_queryset()`` (not ``filter_queryset()``), so the response of a
-        create or an update costs the plan's queries and shows the related rows as they
-        are now. ``instance`` is kept when the plan loads nothing (it is rendered as saved,
-        with no query), or when that queryset does not hold it: another model, or a row
-        the view's own ``get_queryset()`` filters out. ``get_object()`` of DRF's own
-        ``update()`` reads the row before the save without the plan (DRF drops its
-        prefetched rows after the save).
+        The saved instance is rendered as DRF renders it, its relations loaded by the
+        plan's queries (one per relation the plan loads, none for a plan loading
+        nothing), from the related managers, as DRF would read them, and as they are
+        now: after ``save()`` and whatever the view did after it. ``get_object()`` of
+        DRF's own ``update()`` reads the row before the save without the plan (DRF drops
+        its prefetched rows after the save). Where the serializer reads names the plan
+        cannot load (an annotation of the view's queryset), the row is read again
+        through ``get_queryset()``, optimized; ``instance`` is kept when that queryset
+        does not hold it (another model, a row it filters out).
         """
-        if not self._plan_loads_anything():
-            return instance  # rendered as saved, as DRF renders it
+        plan = self._write_plan()
+        if plan is not None and not plan.unresolved:
+            if plan.relations or plan.annotation_items:
+                prefetch_onto([instance], plan, using=instance._state.db)
+            return instance
         vars(self)[_RELOADING] = True
         try:
             queryset: Any = self.get_queryset()
@@ -483,14 +488,13 @@ class AutoPrefetchMixin:
         reloaded: Model | None = queryset.filter(pk=instance.pk).first()
         return instance if reloaded is None else reloaded
 
-    def _plan_loads_anything(self) -> bool:
-        """Whether the plan of the serializer rendering a saved row loads anything (a
-        plan it cannot tell without a queryset is taken to)."""
+    def _write_plan(self) -> Plan | None:
+        """The plan of the serializer rendering a saved row; ``None`` where it cannot be
+        told without the view's queryset."""
         try:
-            plan = self.get_prefetch_plan()
+            return self.get_prefetch_plan()
         except Exception:
-            return True
-        return bool(plan.relations or plan.annotation_items)
+            return None
 
     @staticmethod
     def _renders_only(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
