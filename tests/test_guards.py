@@ -13,8 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers
 
 from drf_autoprefetch import optimize, plan_for
-from drf_autoprefetch.inference.reading import ROWS, read_function
-from tests.testapp.models import Book, Comment, Review
+from drf_autoprefetch.inference.reading import LOADED, ROWS, read_function
+from tests.testapp.models import Book, Comment, Person, Review
 
 
 class HasReviewsSerializer(serializers.ModelSerializer):
@@ -138,12 +138,13 @@ def negated(obj):
     return obj.n
 
 
-def either(obj):
-    return obj.__dict__.get("n") or obj.items.count()
-
-
 def expression(obj):
-    return obj.n if getattr(obj, "n", None) is not None else obj.items.count()
+    return obj.n if "n" in obj.__dict__ else obj.items.count()
+
+
+def truthy(obj):
+    # The value of an annotation may be 0 or None on some rows: no guard.
+    return getattr(obj, "n", None) or obj.items.count()
 
 
 def loaded(obj):
@@ -158,13 +159,14 @@ def unguarded(obj):
     return obj.owner.name
 
 
-@pytest.mark.parametrize("function", [early_return, negated, either, expression])
+@pytest.mark.parametrize("function", [early_return, negated, expression])
 def test_guards_on_an_attribute_the_rows_may_carry(function):
     assert _unless(function)[("items",)] == frozenset({("n",)})
 
 
 def test_a_guard_on_a_relations_loading_and_no_guard():
-    assert _unless(loaded)[("owner", "name")] == frozenset({("items",)})
+    assert _unless(loaded)[("owner", "name")] == frozenset({(LOADED, "items")})
+    assert _unless(truthy)[("items",)] == frozenset()
     assert _unless(unguarded)[("items",)] == frozenset()
     assert _unless(unguarded)[("owner", "name")] == frozenset()
 
@@ -180,3 +182,23 @@ def test_a_read_outside_the_guard_keeps_the_relation():
 
     assert plan.conditions == frozenset()
     assert plan.spared_by(frozenset({"review_total"})) is plan
+
+
+class ProfileOrNameSerializer(serializers.ModelSerializer):
+    """``hasattr(obj, "locker")`` asks whether a related row exists, on every row as it
+    is: loading the relation does not make it true, so it spares nothing."""
+
+    shown = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Person
+        fields = ["id", "shown"]
+
+    def get_shown(self, person):
+        if hasattr(person, "locker"):
+            return person.locker.number
+        return person.address.city.name if person.address else None
+
+
+def test_asking_whether_a_related_row_exists_is_no_guard():
+    assert plan_for(ProfileOrNameSerializer).conditions == frozenset()

@@ -95,6 +95,9 @@ _TEXT_BUILTINS = frozenset({"str", "format", "repr"})
 #: differently once a relation is loaded (``"items" in obj._prefetched_objects_cache``).
 PREFETCH_CACHE = "_prefetched_objects_cache"
 FIELDS_CACHE = "fields_cache"  # obj._state.fields_cache: the joined to-one relations
+#: In a guard's path (see :meth:`_Reader.guard`): the relation after it is asked about
+#: being loaded, not as an attribute.
+LOADED = "?loaded"
 #: Methods of those dictionaries (and of descriptors) naming the relation they look up.
 _CACHE_LOOKUPS = frozenset({"get", "pop", "setdefault", "__contains__", "__getitem__"})
 
@@ -212,10 +215,6 @@ def _rows_of(path: Path) -> Path:
     return path if path[-1:] == (ROWS,) else (*path, ROWS)
 
 
-def _is_none(node: ast.AST) -> bool:
-    return isinstance(node, ast.Constant) and node.value is None
-
-
 def _exits(statements: Sequence[ast.AST]) -> bool:
     """Whether a block always leaves the function (ends on ``return`` or ``raise``)."""
     return bool(statements) and isinstance(statements[-1], (ast.Return, ast.Raise))
@@ -313,11 +312,13 @@ class _Reader(ast.NodeVisitor):
 
     def guard(self, test: ast.AST) -> tuple[Path, bool] | None:
         """What ``test`` asks of the subject's rows, and whether it is true when that is
-        provided: an attribute a view may set (``hasattr(obj, "n")``, ``"n" in
-        obj.__dict__``, ``getattr(obj, "n", None) is not None``) or a relation's loading
-        (``Model.items.is_cached(obj)``, ``"items" in obj._prefetched_objects_cache``).
-        The code on the other side reads what the rows lack then: its reads are planned
-        only for rows that do not provide it."""
+        provided: whether they carry an attribute a view may set (``hasattr(obj, "n")``,
+        ``"n" in obj.__dict__``) or whether a relation is loaded
+        (``Model.x.is_cached(obj)``, ``"x" in obj._prefetched_objects_cache``, the
+        path then holding :data:`LOADED` before the relation). Either is true for every
+        row of a queryset providing it; a value's truth (``getattr(obj, "n", None)``) is
+        not, and is no guard. The code on the other side reads what the rows lack: its
+        reads are planned only for rows that do not provide it."""
         if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
             found = self.guard(test.operand)
             return None if found is None else (found[0], not found[1])
@@ -328,52 +329,42 @@ class _Reader(ast.NodeVisitor):
         return None
 
     def _compared_guard(self, test: ast.Compare) -> tuple[Path, bool] | None:
-        operator, right = test.ops[0], test.comparators[0]
-        if isinstance(operator, (ast.In, ast.NotIn)):
-            key = test.left
-            if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
-                return None
-            owner = self._state_owner(right)
-            if owner is None:
-                return None
-            return (*owner, key.value), isinstance(operator, ast.In)
-        if isinstance(operator, (ast.Is, ast.IsNot)) and _is_none(right):
-            found = self._called_guard(test.left) if isinstance(test.left, ast.Call) else None
-            return None if found is None else (found[0], isinstance(operator, ast.IsNot))
-        return None
+        operator, right, key = test.ops[0], test.comparators[0], test.left
+        if not isinstance(operator, (ast.In, ast.NotIn)):
+            return None
+        if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
+            return None
+        path = self.chain(right)
+        if not path:
+            return None
+        if path[-1] == "__dict__":
+            owner: Path = path[:-1]
+        elif path[-1] == PREFETCH_CACHE:
+            owner = (*path[:-1], LOADED)
+        elif path[-2:] == ("_state", FIELDS_CACHE):
+            owner = (*path[:-2], LOADED)
+        else:
+            return None
+        return (*owner, key.value), isinstance(operator, ast.In)
 
     def _called_guard(self, call: ast.Call) -> tuple[Path, bool] | None:
         func = call.func
-        if isinstance(func, ast.Name) and func.id in ("hasattr", "getattr"):
-            if len(call.args) < 2 or (func.id == "getattr" and len(call.args) != 3):
-                return None
+        if isinstance(func, ast.Name) and func.id == "hasattr" and len(call.args) == 2:
             name = call.args[1]
             owner = self.chain(call.args[0])
             if owner is None or not isinstance(name, ast.Constant):
                 return None
-            if not isinstance(name.value, str):
+            if not isinstance(name.value, str) or name.value == PREFETCH_CACHE:
                 return None
             return (*owner, name.value), True
-        if not isinstance(func, ast.Attribute) or not call.args:
-            return None
-        key = call.args[0]
-        if func.attr == "is_cached" and isinstance(func.value, ast.Attribute):
-            owner = self.chain(key)
-            return None if owner is None else ((*owner, func.value.attr), True)
-        if func.attr == "get" and isinstance(key, ast.Constant) and isinstance(key.value, str):
-            owner = self._state_owner(func.value)
-            return None if owner is None else ((*owner, key.value), True)
-        return None
-
-    def _state_owner(self, node: ast.AST) -> Path | None:
-        """The subject path whose ``__dict__`` or loading cache ``node`` is."""
-        path = self.chain(node)
-        if not path:
-            return None
-        if path[-1] in ("__dict__", PREFETCH_CACHE):
-            return path[:-1]
-        if path[-2:] == ("_state", FIELDS_CACHE):
-            return path[:-2]
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "is_cached"
+            and isinstance(func.value, ast.Attribute)
+            and len(call.args) == 1
+        ):
+            owner = self.chain(call.args[0])
+            return None if owner is None else ((*owner, LOADED, func.value.attr), True)
         return None
 
     def _behind(self, condition: Path | None, nodes: Sequence[ast.AST]) -> None:
@@ -421,17 +412,6 @@ class _Reader(ast.NodeVisitor):
         condition, provided_when_true = found
         self._behind(None if provided_when_true else condition, [node.body])
         self._behind(condition if provided_when_true else None, [node.orelse])
-
-    def visit_BoolOp(self, node: ast.BoolOp) -> None:
-        """``obj.__dict__.get("n") or obj.items.count()``: what follows a guard true when
-        the rows provide something is read for the others only."""
-        self.visit(node.values[0])
-        found = self.guard(node.values[0]) if isinstance(node.op, ast.Or) else None
-        if found is None or not found[1]:
-            for value in node.values[1:]:
-                self.visit(value)
-            return
-        self._behind(found[0], node.values[1:])
 
     def visit_Compare(self, node: ast.Compare) -> None:
         """``"items" in obj._prefetched_objects_cache``: the relation it asks about."""

@@ -16,6 +16,7 @@ from django.db.models import Model
 
 from drf_autoprefetch.inference.reading import (
     DEFEATING,
+    LOADED,
     PREFETCH_CACHE,
     ROWS,
     Access,
@@ -178,8 +179,8 @@ def _leave_alone(
 
 def _resolve(model: type[Model], access: Access, result: Inferred, step: _Step) -> None:
     if access.unless:
-        guards = ("__".join((*step.prefix, *_names(path))) for path in access.unless)
-        step = replace(step, unless=step.unless | frozenset(guards))
+        guards = (_guard(model, path, step.prefix) for path in access.unless)
+        step = replace(step, unless=step.unless | {each for each in guards if each})
     current: type[Model] | None = model
     walked: Path = ()
     names = access.path
@@ -246,8 +247,23 @@ def _framework_code(function: Any) -> bool:
     return str(getattr(function, "__module__", "")).startswith("django.")
 
 
-def _names(path: Path) -> Path:
-    return tuple(name for name in path if name != ROWS)
+def _guard(model: type[Model], path: Path, prefix: Path) -> str | None:
+    """The lookup path a guard asks about (see ``_Reader.guard``): a relation it asks is
+    loaded, or an attribute a view may set on the rows; ``None`` for an attribute the
+    model has (``hasattr(obj, "profile")`` asks whether a related row exists)."""
+    names = tuple(name for name in path if name != ROWS)
+    if LOADED in names:
+        return "__".join((*prefix, *(name for name in names if name != LOADED)))
+    *owner, name = names
+    current: type[Model] | None = model
+    for each in owner:
+        attr = model_attrs(current).get(each) if current is not None else None
+        if attr is None or attr.kind is None:
+            return None
+        current = attr.model
+    if current is None or name in model_attrs(current):
+        return None
+    return "__".join((*prefix, *names))
 
 
 def _rows_read(rest: Path, how: str) -> bool:
