@@ -401,9 +401,9 @@ class AutoPrefetchMixin:
         return method == "DELETE" and destroy is DestroyModelMixin.destroy
 
     def _reads_before_update(self) -> bool:
-        """Whether this queryset serves ``get_object()`` in DRF's own ``update()``: the
-        response renders the row read again once saved (:meth:`reload_saved_instance`),
-        and DRF drops what was prefetched onto the row read before the save."""
+        """Whether this queryset serves ``get_object()`` in DRF's own ``update()``: DRF
+        drops what was prefetched onto that row once it is saved, and the response gets
+        the plan then (:meth:`reload_saved_instance`)."""
         view: Any = self
         if vars(self).get(_RELOADING):
             return False
@@ -476,7 +476,10 @@ class AutoPrefetchMixin:
         plan = self._write_plan()
         if plan is not None and not plan.unresolved:
             if plan.relations or plan.annotation_items:
-                prefetch_onto([instance], plan, using=instance._state.db)
+                try:
+                    prefetch_onto([instance], plan, using=instance._state.db)
+                except Exception as exc:  # an optimization only: DRF reads them lazily
+                    plan_failed(self._described(), type(instance), exc)
             return instance
         vars(self)[_RELOADING] = True
         try:
