@@ -900,3 +900,19 @@ def test_an_action_rendering_other_rows_than_a_list_of_the_views_gets_no_plan(wo
 
     assert response.data == expected
     assert len(captured) == len(unoptimized)
+
+
+def test_a_failure_loading_the_plan_onto_a_saved_row_renders_it_as_drf_does(world, monkeypatch):
+    from drf_autoprefetch import mixins
+
+    def broken(rows, plan, using=None):
+        raise RuntimeError("broken prefetch")
+
+    monkeypatch.setattr(mixins, "prefetch_onto", broken)
+    book = world.books[0]
+
+    response = call(
+        EditBookViewSet, "partial_update", method="patch", data={"title": "Lazy"}, **detail(book)
+    )
+
+    assert response.data == call(plain(EditBookViewSet), "retrieve", **detail(book)).data
