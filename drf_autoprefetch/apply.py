@@ -283,7 +283,9 @@ def _apply(
     columns: Iterable[str] = (),
 ) -> QuerySet[Any]:
     existing: Sequence[Lookup] = queryset._prefetch_related_lookups  # type: ignore[attr-defined]
-    taken = _user_prefetches(existing)
+    # A prefetch of a level the queryset joins never runs (Django skips rows holding it,
+    # with what is nested in its queryset): that level is the join's.
+    taken = _user_prefetches(existing) - _joined_paths(queryset.query.select_related)
     shared = None
     if relations and (existing or queryset._known_related_objects):  # type: ignore[attr-defined]
         shared = _shared_of(queryset, existing)

@@ -51,6 +51,8 @@ _DETAIL_VIEWS = (RetrieveModelMixin, UpdateModelMixin, DestroyModelMixin)
 _SERIALIZER = "_autoprefetch_serializer_class"
 #: Set on a view while it reads a saved row again (:meth:`reload_saved_instance`).
 _RELOADING = "_autoprefetch_reloading"
+#: Set on a view whose queryset was left unoptimized: strict mode has nothing to check.
+_LEFT_ALONE = "_autoprefetch_left_alone"
 
 #: Marks a ``get_queryset`` that applies the plan to what it returns.
 _PLANNED = "_autoprefetch_planned"
@@ -324,11 +326,13 @@ class AutoPrefetchMixin:
             queryset = self.optimize_queryset(queryset)
         except ModelMismatch as exc:  # DRF renders rows having the fields it reads
             mismatched(exc)
+            vars(self)[_LEFT_ALONE] = True
             return queryset
         except PlanError:
             raise
         except Exception as exc:  # the serializer's own code, built to be planned
             plan_failed(self._described(), serializer_class, exc)
+            vars(self)[_LEFT_ALONE] = True
             return queryset
         finally:
             del vars(self)[_SERIALIZER]
@@ -451,7 +455,7 @@ class AutoPrefetchMixin:
         serializer: BaseSerializer[Any] = super().get_serializer(  # type: ignore[misc]
             *args, **kwargs
         )
-        renders = self._renders_only(args, kwargs)
+        renders = self._renders_only(args, kwargs) and not vars(self).get(_LEFT_ALONE)
         if renders and (self.get_autoprefetch_strict() or observe.active()):
             strict.enable(serializer)  # observed: tracks fields, records what it would refuse
         else:

@@ -324,6 +324,31 @@ def test_serializer_of_another_model_leaves_the_queryset_as_drf_renders_it(
     ]
 
 
+class AddressedRowSerializer(serializers.ModelSerializer):
+    """Declared for books, rendering people's addresses (a query per row)."""
+
+    address = serializers.StringRelatedField(read_only=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "address"]
+
+
+def test_a_queryset_left_unoptimized_is_not_checked_in_strict_mode(world, settings):
+    settings.DRF_AUTOPREFETCH = {"STRICT": True}
+    view = type(
+        "PersonAddresses",
+        (AutoPrefetchMixin, generics.ListAPIView),
+        {"queryset": Person.objects.all(), "serializer_class": AddressedRowSerializer},
+    )
+    plain = type("Plain", (view,), {"autoprefetch": False})
+
+    response = view.as_view()(APIRequestFactory().get("/"))
+
+    assert response.status_code == 200
+    assert response.data == plain.as_view()(APIRequestFactory().get("/")).data
+
+
 def test_serializer_of_another_model_is_an_error_where_unplannable_fields_are(db, settings):
     settings.DRF_AUTOPREFETCH = {"ON_UNPLANNABLE": "raise"}
     with pytest.raises(PlanError) as excinfo:

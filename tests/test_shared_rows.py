@@ -238,3 +238,35 @@ def test_a_plain_lookup_with_prefetches_of_its_own_below_it(world):
     assert data == expected
     assert '"city": null' in data
     assert len(captured) == 4  # reviews, people, addresses, cities joined to countries
+
+
+@pytest.mark.django_db
+def test_the_views_prefetches_below_a_level_it_joins_stay_where_django_runs_them(world):
+    """Weblate's units: the view joins ``translation__component`` and also prefetches it
+    (Django skips a prefetch of a level already joined, with anything nested in its
+    queryset) and the levels below by lookups of their own, which Django runs through
+    the joined level: those stay top-level lookups."""
+    from tests.testapp.models import Address, Person
+
+    def queryset():
+        return (
+            Review.objects.select_related("reviewer")
+            .prefetch_related(
+                Prefetch("reviewer", queryset=Person.objects.all()),
+                Prefetch("reviewer__address", queryset=Address.objects.select_related("city")),
+            )
+            .order_by("id")
+        )
+
+    with CaptureQueriesContext(connection) as naive:
+        expected = json.dumps(shapes.ReviewSerializer(queryset(), many=True).data)
+    optimized = optimize(queryset(), shapes.ReviewSerializer)
+
+    with CaptureQueriesContext(connection) as captured:
+        data = json.dumps(shapes.ReviewSerializer(optimized, many=True).data)
+
+    assert data == expected
+    # Reviews with their reviewers; addresses with their cities and countries, where the
+    # view alone runs one more query per city for its country.
+    assert len(captured) == 2
+    assert len(naive) > len(captured)
