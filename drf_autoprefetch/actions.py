@@ -22,7 +22,7 @@ from typing import Any
 
 from drf_autoprefetch.inference.reading import function_node
 
-__all__ = ["PLAIN_VIEW_METHODS", "action_serializer"]
+__all__ = ["PLAIN_VIEW_METHODS", "action_serializer", "calls_super"]
 
 #: What :func:`action_serializer` says of an action that renders through the view's
 #: serializer, or whose code does not say.
@@ -158,8 +158,6 @@ def _allowed(node: ast.AST, view: str, view_class: type) -> bool:
     code of the view."""
     if isinstance(node, ast.Attribute) and node.attr in _SERIALIZER_NAMES:
         return False
-    if isinstance(node, ast.Name) and node.id in _SERIALIZER_NAMES:
-        return False
     if (
         isinstance(node, ast.Attribute)
         and isinstance(node.value, ast.Name)
@@ -171,9 +169,16 @@ def _allowed(node: ast.AST, view: str, view_class: type) -> bool:
         if isinstance(node.func, ast.Name) and node.func.id == "super":
             return False
         arguments = [*node.args, *(keyword.value for keyword in node.keywords)]
-        if any(isinstance(each, ast.Name) and each.id == view for each in arguments):
+        handed = any(isinstance(each, ast.Name) and each.id == view for each in arguments)
+        if handed and not _filters(node):
             return False  # the view handed to other code
     return True
+
+
+def _filters(node: ast.Call) -> bool:
+    """``Backend().filter_queryset(request, rows, self)``: a filter backend, given the
+    view as DRF gives it, to read its settings."""
+    return isinstance(node.func, ast.Attribute) and node.func.attr == "filter_queryset"
 
 
 def _other_code(view_class: type, name: str) -> bool:
@@ -186,3 +191,24 @@ def _other_code(view_class: type, name: str) -> bool:
     except AttributeError:
         return False  # set on the instance: request, kwargs, format_kwarg, action
     return callable(member) or hasattr(member, "__get__")  # a method, a property
+
+
+def calls_super(function: Any, name: str) -> bool:
+    """Whether the source of ``function`` calls ``super().<name>(...)`` (an override of a
+    view method that hands over to DRF's after code of its own)."""
+    node = function_node(inspect.unwrap(function)) if inspect.isfunction(function) else None
+    if node is None:
+        return False
+    return any(
+        isinstance(each, ast.Call)
+        and isinstance(each.func, ast.Attribute)
+        and each.func.attr == name
+        and _is_super_call(each.func.value)
+        for each in ast.walk(node)
+    )
+
+
+def _is_super_call(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
+    )

@@ -21,7 +21,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.serializers import BaseSerializer, Serializer
 
 from drf_autoprefetch import observe, strict
-from drf_autoprefetch.actions import action_serializer
+from drf_autoprefetch.actions import action_serializer, calls_super
 from drf_autoprefetch.apply import apply_plan, prefetch_onto, splits_by_cost
 from drf_autoprefetch.conf import settings
 from drf_autoprefetch.exceptions import ModelMismatch, PlanError
@@ -414,7 +414,7 @@ class AutoPrefetchMixin:
         method = getattr(getattr(view, "request", None), "method", None)
         if method not in ("PUT", "PATCH"):
             return False
-        if getattr(type(view), "update", None) is not UpdateModelMixin.update:
+        if not _drf_update(type(view)):
             return False
         return getattr(view, "action", None) in (None, "update", "partial_update")
 
@@ -513,6 +513,31 @@ class AutoPrefetchMixin:
     def _writes(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
         """Whether the serializer is given input data, to save one row."""
         return len(args) > 1 or "data" in kwargs
+
+
+_updates: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+
+
+def _drf_update(view_class: type) -> bool:
+    """Whether ``update()`` of ``view_class`` is DRF's, or an override of the project's
+    that hands over to it (``return super().update(request, *args, **kwargs)`` after a
+    check of its own, as Weblate's views do): either way DRF's saves and then renders."""
+    found = _updates.get(view_class)
+    if found is None:
+        found = _updates[view_class] = _hands_over(view_class)
+    return found
+
+
+def _hands_over(view_class: type) -> bool:
+    for klass in view_class.__mro__:
+        update = vars(klass).get("update")
+        if update is None:
+            continue
+        if update is UpdateModelMixin.update:
+            return True
+        if not calls_super(update, "update"):
+            return False
+    return False
 
 
 _overriders: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()

@@ -11,6 +11,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from rest_framework import filters, generics, pagination, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 
@@ -840,6 +841,14 @@ class BookActionsViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
     def _chapters(self, book):
         return Response(ChapterTitleSerializer(book.chapters.all(), many=True).data)
 
+    @action(detail=True)
+    def filtered_chapters(self, request, pk=None):
+        """Weblate's changes: rows of another model through a filter backend of its own."""
+        book = self.get_object()
+        rows = OrderingFilter().filter_queryset(request, book.chapters.all(), self)
+        serializer_class = ChapterTitleSerializer  # a local name, not the view's
+        return Response(serializer_class(rows, many=True).data)
+
 
 @pytest.mark.parametrize(
     ("action_name", "is_detail", "expected_queries"),
@@ -851,6 +860,7 @@ class BookActionsViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
         ("through_a_helper", True, 2),  # the view's serializer: its plan
         ("download", True, 1),  # helpers of the view's rendering no row: no plan
         ("chapters_by_a_helper", True, 2),  # a helper's serializer of other rows: no plan
+        ("filtered_chapters", True, 2),  # the view handed to a filter backend: no plan
     ],
 )
 def test_an_action_gets_the_plan_of_the_serializer_it_renders_with(
@@ -916,3 +926,31 @@ def test_a_failure_loading_the_plan_onto_a_saved_row_renders_it_as_drf_does(worl
     )
 
     assert response.data == call(plain(EditBookViewSet), "retrieve", **detail(book)).data
+
+
+def test_an_update_override_handing_over_to_drfs_reads_the_row_without_the_plan(
+    world, django_assert_num_queries
+):
+    """Weblate's views check a permission of their own in ``update()``, then call
+    ``super().update()``: the row read before the save takes no plan there either."""
+
+    class Checked(EditBookViewSet):
+        def update(self, request, *args, **kwargs):
+            self.get_object()  # a permission check of the view's
+            return super().update(request, *args, **kwargs)
+
+    class Replaced(EditBookViewSet):
+        def update(self, request, *args, **kwargs):
+            book = self.get_object()
+            return Response(self.get_serializer(book).data)
+
+    book = world.books[0]
+    # get_object twice (the book alone), UPDATE, then the authors and reviews.
+    with django_assert_num_queries(5):
+        response = call(
+            Checked, "partial_update", method="patch", data={"title": "Checked"}, **detail(book)
+        )
+    assert response.data == call(plain(Checked), "retrieve", **detail(book)).data
+    # An update of its own: its get_object() renders the row, with the plan.
+    with django_assert_num_queries(3):
+        call(Replaced, "partial_update", method="patch", data={"title": "x"}, **detail(book))
