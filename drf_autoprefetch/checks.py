@@ -13,6 +13,7 @@ from typing import Any
 
 from django.apps import AppConfig
 from django.core import checks
+from django.db.models import Model
 
 from drf_autoprefetch import conf
 from drf_autoprefetch.discovery import (
@@ -30,6 +31,7 @@ from drf_autoprefetch.discovery import (
 from drf_autoprefetch.drafts import warning_text
 from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.plan import Plan
+from drf_autoprefetch.planner import serializer_model
 
 __all__ = ["check_plans", "check_serializer", "check_views"]
 
@@ -101,17 +103,55 @@ class _Cause:
         return _unplannable(warning_text(self.paths, self.message), self.first)
 
 
+W003_HINT = (
+    "DRF renders such rows as long as they have the fields the serializer reads; give the "
+    "view (or the action) a serializer for its rows' model, or a queryset of the "
+    "serializer's model, and the plan applies."
+)
+
+
 def check_views(targets: Iterable[Target]) -> list[checks.CheckMessage]:
     """An error for each view of ``targets`` listing ``AutoPrefetchMixin`` after a DRF
-    view class, whose plan is never applied.
+    view class, whose plan is never applied; a warning for each view and serializer
+    whose class-level queryset holds rows of another model, left unoptimized.
     """
+    targets = list(targets)
     messages: list[checks.CheckMessage] = []
-    for view in dict.fromkeys(target.view for target in targets if target.view is not None):
-        misplaced = misplaced_mixin(view)
+    for shown in dict.fromkeys(target.view for target in targets if target.view is not None):
+        misplaced = misplaced_mixin(shown)
         if misplaced is not None:
-            error = checks.Error(misplaced.message, hint=misplaced.hint, obj=view, id=f"{TAG}.E002")
+            error = checks.Error(
+                misplaced.message, hint=misplaced.hint, obj=shown, id=f"{TAG}.E002"
+            )
             messages.append(error)
+    seen: set[tuple[type, type]] = set()
+    for target in targets:
+        view = target.view
+        if view is None or (view, target.serializer) in seen:
+            continue
+        seen.add((view, target.serializer))
+        text = _other_rows(view, target.serializer)
+        if text is not None:
+            messages.append(checks.Warning(text, hint=W003_HINT, obj=view, id=f"{TAG}.W003"))
     return messages
+
+
+def _other_rows(view: type, serializer: SerializerClass) -> str | None:
+    """Why ``view`` leaves its queryset unoptimized for ``serializer``: its class-level
+    queryset holds rows of a model that is not the serializer's (nor a parent or child
+    of it); ``None`` where it does not say so."""
+    rows = getattr(getattr(view, "queryset", None), "model", None)
+    model = serializer_model(serializer)
+    if not (isinstance(rows, type) and issubclass(rows, Model)) or model is None:
+        return None
+    if issubclass(rows, model) or issubclass(model, rows):
+        return None
+    if rows._meta.concrete_model is model._meta.concrete_model:
+        return None
+    return (
+        f"{view.__name__} renders {rows._meta.label} rows with {serializer.__name__}, a "
+        f"serializer for {model._meta.label}: its queryset is left unoptimized."
+    )
 
 
 def check_serializer(

@@ -15,7 +15,7 @@ from drf_autoprefetch.checks import check_plans, check_serializer, check_views
 from drf_autoprefetch.discovery import view_targets
 from tests import mixin_order, urls_only
 from tests.testapp import serializers as shapes
-from tests.testapp.models import Book, Chapter
+from tests.testapp.models import Book, Chapter, Person
 
 # These tests are about how fields the planner cannot see through are reported: they
 # plan without inference, which would see through the test app's simple methods.
@@ -312,5 +312,28 @@ def test_view_defined_in_a_function_is_checked_too():
             Late,
             "List AutoPrefetchMixin before ReadOnlyModelViewSet: "
             "class Late(AutoPrefetchMixin, ReadOnlyModelViewSet).",
+        )
+    ]
+
+
+def test_a_view_rendering_rows_of_another_model_is_a_warning():
+    """pulp's imports: a serializer declared for importers renders the imports a view
+    lists. DRF renders them; the mixin leaves that queryset unoptimized, and says so."""
+
+    class Imports(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+        queryset = Person.objects.all()
+        serializer_class = shapes.BookTitleSerializer
+
+    assert check_views(view_targets(Imports)) == [
+        checks.Warning(
+            "Imports renders testapp.Person rows with BookTitleSerializer, a serializer for "
+            "testapp.Book: its queryset is left unoptimized.",
+            hint=(
+                "DRF renders such rows as long as they have the fields the serializer reads; "
+                "give the view (or the action) a serializer for its rows' model, or a queryset "
+                "of the serializer's model, and the plan applies."
+            ),
+            obj=Imports,
+            id="drf_autoprefetch.W003",
         )
     ]
