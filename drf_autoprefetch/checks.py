@@ -16,6 +16,7 @@ from django.core import checks
 from django.db.models import Model
 
 from drf_autoprefetch import conf
+from drf_autoprefetch.actions import action_serializer
 from drf_autoprefetch.discovery import (
     SerializerClass,
     Target,
@@ -127,13 +128,23 @@ def check_views(targets: Iterable[Target]) -> list[checks.CheckMessage]:
     seen: set[tuple[type, type]] = set()
     for target in targets:
         view = target.view
-        if view is None or (view, target.serializer) in seen:
+        if view is None or (view, target.serializer) in seen or _reads_own(target):
             continue
         seen.add((view, target.serializer))
         text = _other_rows(view, target.serializer)
         if text is not None:
             messages.append(checks.Warning(text, hint=W003_HINT, obj=view, id=f"{TAG}.W003"))
     return messages
+
+
+def _reads_own(target: Target) -> bool:
+    """Whether ``target`` is an ``@action`` whose code says what it renders (see
+    :mod:`drf_autoprefetch.actions`): its serializer's rows are its own, not the view's
+    queryset's, which it may read only to find the one row it acts on."""
+    if target.view is None or target.action is None:
+        return False
+    decided, _ = action_serializer(target.view, target.action)
+    return decided
 
 
 def _other_rows(view: type, serializer: SerializerClass) -> str | None:

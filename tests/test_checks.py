@@ -9,6 +9,8 @@ from django.test import override_settings
 from django.urls import path
 from django.utils.module_loading import import_string
 from rest_framework import generics, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
 from drf_autoprefetch import AutoPrefetchMixin, decorators, hints
 from drf_autoprefetch.checks import check_plans, check_serializer, check_views
@@ -337,3 +339,19 @@ def test_a_view_rendering_rows_of_another_model_is_a_warning():
             id="drf_autoprefetch.W003",
         )
     ]
+
+
+def test_an_action_rendering_rows_of_its_own_is_no_warning():
+    """Weblate's ``@action(serializer_class=AnnouncementSerializer)``: the view's
+    queryset only finds the row the action acts on; what it renders is its own."""
+
+    class Books(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+        queryset = Book.objects.all()
+        serializer_class = shapes.BookTitleSerializer
+
+        @action(detail=True, serializer_class=shapes.ChapterSerializer)
+        def chapters(self, request, pk=None):
+            book = self.get_object()
+            return Response(shapes.ChapterSerializer(book.chapters.all(), many=True).data)
+
+    assert check_views(view_targets(Books)) == []
