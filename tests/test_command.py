@@ -239,6 +239,18 @@ def test_check_fails_with_status_1_on_warnings_after_printing_the_plans():
     assert f"! {UNHINTED_WARNING}" in out.getvalue()
 
 
+@override_settings(DRF_AUTOPREFETCH={"ON_UNPLANNABLE": "raise", "INFER": False})
+def test_check_with_a_snapshot_writes_it_then_fails_on_warnings(tmp_path):
+    path = tmp_path / "plans.json"
+    with pytest.raises(CommandError) as caught:
+        call_command(
+            "prefetch_plans", UNHINTED, "--check", "--snapshot", str(path), stdout=StringIO()
+        )
+
+    assert str(caught.value) == f"1 of 1 serializers planned with warnings or errors: {UNHINTED}."
+    assert json.loads(path.read_text())["endpoints"]
+
+
 def test_check_fails_on_errors():
     with pytest.raises(CommandError) as caught:
         call_command("prefetch_plans", BAD_SOURCE, "--check", "--format", "json", stdout=StringIO())

@@ -214,6 +214,8 @@ class Command(BaseCommand):
         entries = self.plan_all(targets)
         if options["snapshot"] or options["compare"]:
             self.snapshot(entries, options["snapshot"], options["compare"])
+            if options["check"]:
+                self.check_entries(entries)
             return
         shown = {"suggest": options["suggest"], "explained": options["explain"]}
         if options["format"] == "json":
