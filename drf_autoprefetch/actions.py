@@ -53,21 +53,25 @@ _found: weakref.WeakKeyDictionary[type, dict[str, tuple[bool, type[Any] | None]]
 )
 
 
-def action_serializer(view_class: type, action: str) -> tuple[bool, type[Any] | None]:
+def action_serializer(
+    view_class: type, action: str, method: str | None = None
+) -> tuple[bool, type[Any] | None]:
     """Whether the code of the extra action ``action`` of ``view_class`` says which
     serializer class renders its rows, and that class (``None``: it builds none, or
     several), see the module; ``(False, None)`` where it renders through the view's
-    serializer, or does not say."""
+    serializer, or does not say. Given the request's ``method``, the branches of the
+    action for other methods (``if request.method == "POST":``) are left out."""
     known = _found.setdefault(view_class, {})
-    if action not in known:
-        known[action] = _read(view_class, getattr(view_class, action, None))
-    return known[action]
+    key = f"{action} {method}" if method else action
+    if key not in known:
+        known[key] = _read(view_class, getattr(view_class, action, None), method)
+    return known[key]
 
 
-def _read(view_class: type, function: Any) -> tuple[bool, type[Any] | None]:
+def _read(view_class: type, function: Any, method: str | None) -> tuple[bool, type[Any] | None]:
     if not getattr(function, "mapping", None):  # not an @action
         return _VIEW_SERIALIZER
-    built = _read_code(view_class, function, set())
+    built = _read_code(view_class, function, set(), method)
     if built is None:
         return _VIEW_SERIALIZER
     built = list(dict.fromkeys(built))
@@ -78,14 +82,22 @@ def _read(view_class: type, function: Any) -> tuple[bool, type[Any] | None]:
 _FOLLOWED = 8
 
 
-def _read_code(view_class: type, function: Any, followed: set[str]) -> list[type] | None:
+def _read_code(
+    view_class: type, function: Any, followed: set[str], method: str | None = None
+) -> list[type] | None:
     """The serializer classes ``function`` builds, and the methods of the view's own it
     calls (a download helper); ``None`` where any of them reaches the view's serializer,
-    hands the view to other code or cannot be read."""
+    hands the view to other code or cannot be read. ``method``: the request's, whose
+    branches alone are read in ``function`` itself."""
     function = inspect.unwrap(function)
     node = function_node(function)
     if node is None or not node.args.args:
         return None
+    if method is not None:
+        names = {f"{node.args.args[0].arg}.request.method", "request.method"}
+        if len(node.args.args) > 1:
+            names.add(f"{node.args.args[1].arg}.method")
+        node = _ForMethod(method.upper(), names).visit(node)
     view = node.args.args[0].arg
     built = _serializers_built(node, getattr(function, "__globals__", {}))
     for each in ast.walk(node):
@@ -212,3 +224,47 @@ def _is_super_call(node: ast.AST) -> bool:
     return (
         isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "super"
     )
+
+
+class _ForMethod(ast.NodeTransformer):
+    """An action's code as it runs for one request method: ``if request.method ==
+    "POST":`` (``!=``, ``in (...)``, ``self.request.method``) replaced by the branch that
+    method takes."""
+
+    def __init__(self, method: str, names: set[str]) -> None:
+        self.method = method
+        #: How the code spells the request's method (``request.method``).
+        self.names = names
+
+    def visit_If(self, node: ast.If) -> Any:
+        self.generic_visit(node)
+        taken = self._taken(node.test)
+        if taken is None:
+            return node
+        return (node.body if taken else node.orelse) or ast.Pass()
+
+    def _taken(self, test: ast.AST) -> bool | None:
+        if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+            return None
+        left, operator, right = test.left, test.ops[0], test.comparators[0]
+        if ast.unparse(left) not in self.names:
+            return None
+        methods = _constants(right)
+        if methods is None:
+            return None
+        if isinstance(operator, (ast.Eq, ast.In)):
+            return self.method in methods
+        if isinstance(operator, (ast.NotEq, ast.NotIn)):
+            return self.method not in methods
+        return None
+
+
+def _constants(node: ast.AST) -> set[str] | None:
+    """The upper-cased method names a constant or a tuple, list or set of them holds."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return {node.value.upper()}
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        found = [_constants(each) for each in node.elts]
+        if all(each is not None for each in found):
+            return {name for each in found if each is not None for name in each}
+    return None

@@ -315,7 +315,10 @@ class AutoPrefetchMixin:
             return queryset
         view: Any = self
         action = getattr(view, "action", None)
-        decided, own = (False, None) if action is None else action_serializer(type(view), action)
+        method = getattr(getattr(view, "request", None), "method", None)
+        decided, own = (
+            (False, None) if action is None else action_serializer(type(view), action, method)
+        )
         if decided and not _renders_rows_of(own, queryset):
             return queryset  # an @action rendering no row, or other rows, by its own code
         serializer_class = own if decided else self._serializer_class()

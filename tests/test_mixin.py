@@ -841,6 +841,18 @@ class BookActionsViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
     def _chapters(self, book):
         return Response(ChapterTitleSerializer(book.chapters.all(), many=True).data)
 
+    @action(detail=True, methods=["get", "post"])
+    def chapters_or_rename(self, request, pk=None):
+        """Weblate's links: the view's serializer only for a POST, through a helper."""
+        book = self.get_object()
+        if request.method == "POST":
+            return self._renamed(book)
+        return Response(ChapterTitleSerializer(book.chapters.all(), many=True).data)
+
+    def _renamed(self, book):
+        book.title = "Renamed"
+        return Response(self.serializer_class(book).data)
+
     @action(detail=True)
     def filtered_chapters(self, request, pk=None):
         """Weblate's changes: rows of another model through a filter backend of its own."""
@@ -861,6 +873,7 @@ class BookActionsViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
         ("download", True, 1),  # helpers of the view's rendering no row: no plan
         ("chapters_by_a_helper", True, 2),  # a helper's serializer of other rows: no plan
         ("filtered_chapters", True, 2),  # the view handed to a filter backend: no plan
+        ("chapters_or_rename", True, 2),  # a GET: the POST branch is not read
     ],
 )
 def test_an_action_gets_the_plan_of_the_serializer_it_renders_with(
@@ -954,3 +967,17 @@ def test_an_update_override_handing_over_to_drfs_reads_the_row_without_the_plan(
     # An update of its own: its get_object() renders the row, with the plan.
     with django_assert_num_queries(3):
         call(Replaced, "partial_update", method="patch", data={"title": "x"}, **detail(book))
+
+
+def test_the_branch_of_another_method_decides_that_methods_plan(world):
+    """A POST to the same action renders the view's serializer: its plan applies."""
+    book = Book.objects.order_by("pk").first()
+    where = detail(book, "chapters_or_rename/")
+    plain_view = type("Plain", (BookActionsViewSet,), {"autoprefetch": False})
+    expected = call(plain_view, "chapters_or_rename", method="post", **where).data
+
+    with CaptureQueriesContext(connection) as captured:
+        response = call(BookActionsViewSet, "chapters_or_rename", method="post", **where)
+
+    assert response.data == expected
+    assert len(captured) == plan_for(shapes.BookWithAuthorsSerializer).query_count
