@@ -392,26 +392,23 @@ class _Reader(ast.NodeVisitor):
                     return
 
     def visit_If(self, node: ast.If) -> None:
-        self.visit(node.test)
-        found = self.guard(node.test)
-        if found is None:
-            self.block(node.body)
-            self.block(node.orelse)
-            return
-        condition, provided_when_true = found
-        self._behind(None if provided_when_true else condition, node.body)
-        self._behind(condition if provided_when_true else None, node.orelse)
+        self._branches(node.test, node.body, node.orelse)
 
     def visit_IfExp(self, node: ast.IfExp) -> None:
-        self.visit(node.test)
-        found = self.guard(node.test)
+        self._branches(node.test, [node.body], [node.orelse])
+
+    def _branches(self, test: ast.AST, body: Sequence[ast.AST], orelse: Sequence[ast.AST]) -> None:
+        """An ``if`` (or a conditional expression): a branch behind a guard reads only
+        for rows that lack what it asks about."""
+        self.visit(test)
+        found = self.guard(test)
         if found is None:
-            self.visit(node.body)
-            self.visit(node.orelse)
+            self.block(body)
+            self.block(orelse)
             return
         condition, provided_when_true = found
-        self._behind(None if provided_when_true else condition, [node.body])
-        self._behind(condition if provided_when_true else None, [node.orelse])
+        self._behind(None if provided_when_true else condition, body)
+        self._behind(condition if provided_when_true else None, orelse)
 
     def visit_Compare(self, node: ast.Compare) -> None:
         """``"items" in obj._prefetched_objects_cache``: the relation it asks about."""
