@@ -128,9 +128,10 @@ class Plan:
         only = None
         if self.only is not None and other.only is not None:
             only = in_field_order(self.model, union(self.only, other.only))
+        relations = merge_relations(self.relations, other.relations)
         return Plan(
             model=self.model,
-            relations=merge_relations(self.relations, other.relations),
+            relations=relations,
             annotation_items=tuple(dict(self.annotation_items + other.annotation_items).items()),
             warnings=union(self.warnings, other.warnings),
             only=only,
@@ -139,7 +140,7 @@ class Plan:
             causes=union(self.causes, other.causes),
             suggestions=union(self.suggestions, other.suggestions),
             splitting=self.splitting if self.splitting == other.splitting else None,
-            conditions=self.conditions | other.conditions,
+            conditions=conditions_of(relations),
         )
 
     def provided(self, names: Container[str]) -> Plan:

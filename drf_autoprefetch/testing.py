@@ -23,7 +23,7 @@ from rest_framework.serializers import BaseSerializer
 from drf_autoprefetch import observe, strict
 from drf_autoprefetch.apply import applied_relations
 from drf_autoprefetch.plan import Kind, Plan, Relation
-from drf_autoprefetch.planner import plan_for
+from drf_autoprefetch.planner import plan_for_queryset
 
 __all__ = ["assert_endpoint_optimized", "assert_optimized"]
 
@@ -69,7 +69,7 @@ def assert_optimized(
     The message shows both counts and the numbered SQL of the optimized rendering.
     Returns the number of queries of the optimized rendering.
     """
-    plan = plan_for(serializer_class, context=context)
+    plan = plan_for_queryset(serializer_class, queryset, context=context)
     try:
         expected = _render(serializer_class, list(queryset.all()), context)
     except Exception as exc:

@@ -214,8 +214,10 @@ def _merge_one(mine: Relation, theirs: Relation) -> Relation:
     kind = mine.kind if len(kinds) == 1 else _stronger(kinds)
     only = None if mine.only is None or theirs.only is None else union(mine.only, theirs.only)
     user = mine if mine.user_queryset else theirs
+    unless = () if not (mine.unless and theirs.unless) else also_read(mine.unless, theirs.unless)
     return replace(
         mine,
+        unless=unless or (),
         kind=kind,
         children=merge_relations(mine.children, theirs.children),
         annotations=tuple(dict(mine.annotations + theirs.annotations).items()),

@@ -14,6 +14,7 @@ from rest_framework import serializers
 
 from drf_autoprefetch import optimize, plan_for
 from drf_autoprefetch.inference.reading import LOADED, ROWS, read_function
+from drf_autoprefetch.testing import assert_optimized
 from tests.testapp.models import Book, Comment, Person, Review
 
 
@@ -202,3 +203,28 @@ class ProfileOrNameSerializer(serializers.ModelSerializer):
 
 def test_asking_whether_a_related_row_exists_is_no_guard():
     assert plan_for(ProfileOrNameSerializer).conditions == frozenset()
+
+
+@pytest.mark.django_db
+def test_assert_optimized_predicts_the_plan_the_queryset_gets(world):
+    counted = Book.objects.annotate(review_total=Count("reviews"))
+
+    assert assert_optimized(ReviewCountSerializer, counted) == 1
+    assert assert_optimized(ReviewCountSerializer, Book.objects.all()) == 2
+
+
+def test_merged_plans_keep_a_relation_one_of_them_reads_unguarded():
+    class Listed(serializers.ModelSerializer):
+        reviews = serializers.StringRelatedField(many=True)
+
+        class Meta:
+            model = Book
+            fields = ["id", "reviews"]
+
+    guarded = plan_for(ReviewCountSerializer)
+    merged = guarded | plan_for(Listed)
+
+    assert guarded.conditions == frozenset({"review_total"})
+    assert merged.conditions == frozenset()
+    assert merged.spared_by(frozenset({"review_total"})) is merged
+    assert (guarded | guarded).conditions == frozenset({"review_total"})
