@@ -316,3 +316,21 @@ def test_an_own_init_gets_the_plan_of_the_query_parameters_options(
     assert json.dumps(response.data, sort_keys=True) == expected
     assert len(captured) == expected_queries
     assert len(captured) <= len(unoptimized)
+
+
+def test_drf_flex_fields_0_9_names_its_expansion_wildcards_otherwise(rf, monkeypatch):
+    """Label Studio pins drf-flex-fields 0.9.5: ``WILDCARD_EXPAND_VALUES``, for
+    expansions only (planning failed on the import of ``WILDCARD_VALUES``)."""
+    import rest_flex_fields
+    from rest_framework.request import Request
+
+    monkeypatch.delattr(rest_flex_fields, "WILDCARD_VALUES")
+    monkeypatch.setattr(rest_flex_fields, "WILDCARD_EXPAND_VALUES", ["~all", "*"], raising=False)
+    request = Request(rf.get("/?expand=*"))
+
+    plan = plan_for(
+        ReadmeBookSerializer, context={"request": request, "permitted_expands": ["category"]}
+    )
+
+    assert plan.select_related == ("category",)  # "*": every permitted expansion
+    assert [prefetch.prefetch_to for prefetch in plan.prefetches] == ["authors"]  # their ids

@@ -30,24 +30,35 @@ def _option(kwargs: Mapping[str, Any], params: Any, name: str) -> list[str]:
     return [value for value in values if value]
 
 
+def _wildcards() -> tuple[set[str], set[str]]:
+    """The wildcard values of ``?expand=`` and of ``?fields=``: drf-flex-fields 1.x has
+    ``WILDCARD_VALUES`` for both, 0.9 ``WILDCARD_EXPAND_VALUES`` for expansions alone."""
+    import rest_flex_fields as flex
+
+    if hasattr(flex, "WILDCARD_VALUES"):
+        both = set(flex.WILDCARD_VALUES or ())
+        return both, both
+    return set(getattr(flex, "WILDCARD_EXPAND_VALUES", None) or ()), set()
+
+
 def selection(cls: type, kwargs: Mapping[str, Any], context: Mapping[str, Any]) -> Selection:
-    from rest_flex_fields import EXPAND_PARAM, FIELDS_PARAM, OMIT_PARAM, WILDCARD_VALUES
+    from rest_flex_fields import EXPAND_PARAM, FIELDS_PARAM, OMIT_PARAM
 
     params = getattr(context.get("request"), "query_params", None)
-    wildcards = set(WILDCARD_VALUES or ())
+    expand_wildcards, field_wildcards = _wildcards()
     expand = _option(kwargs, params, EXPAND_PARAM)
     permitted = context.get("permitted_expands")
     if permitted is not None and not kwargs.get(EXPAND_PARAM):
         expand = (
             list(permitted)
-            if wildcards & set(expand)
+            if expand_wildcards & set(expand)
             else [name for name in expand if name in permitted]
         )
     fields = _option(kwargs, params, FIELDS_PARAM)
     # Root names only: drf-flex-fields applies a dotted path only inside a serializer it
     # expands, never inside a declared one; keeping all below a root field is safe.
     return Selection(
-        fields=None if not fields or wildcards & set(fields) else top_level(fields),
+        fields=None if not fields or field_wildcards & set(fields) else top_level(fields),
         omit=[name for name in _option(kwargs, params, OMIT_PARAM) if "." not in name],
         build={EXPAND_PARAM: expand},
     )
