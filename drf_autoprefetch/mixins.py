@@ -49,8 +49,6 @@ _DETAIL_VIEWS = (RetrieveModelMixin, UpdateModelMixin, DestroyModelMixin)
 
 #: Holds the serializer class while the outermost ``get_queryset()`` applies its plan.
 _SERIALIZER = "_autoprefetch_serializer_class"
-#: Set on a view while it reads a saved row again (:meth:`reload_saved_instance`).
-_RELOADING = "_autoprefetch_reloading"
 #: Set on a view whose queryset was left unoptimized: strict mode has nothing to check.
 _LEFT_ALONE = "_autoprefetch_left_alone"
 
@@ -412,8 +410,6 @@ class AutoPrefetchMixin:
         drops what was prefetched onto that row once it is saved, and the response gets
         the plan then (:meth:`reload_saved_instance`)."""
         view: Any = self
-        if vars(self).get(_RELOADING):
-            return False
         method = getattr(getattr(view, "request", None), "method", None)
         if method not in ("PUT", "PATCH"):
             return False
@@ -473,34 +469,24 @@ class AutoPrefetchMixin:
         The saved instance is rendered as DRF renders it, its relations loaded by the
         plan's queries (one per relation the plan loads, none for a plan loading
         nothing), from the related managers, as DRF would read them, and as they are
-        now: after ``save()`` and whatever the view did after it. ``get_object()`` of
-        DRF's own ``update()`` reads the row before the save without the plan (DRF drops
-        its prefetched rows after the save). Where the serializer reads names the plan
-        cannot load (an annotation of the view's queryset), the row is read again
-        through ``get_queryset()``, optimized; ``instance`` is kept when that queryset
-        does not hold it (another model, a row it filters out).
+        now: after ``save()`` and whatever the view did after it. The row is not read
+        again: a name only the view's queryset gives (an annotation) is rendered as DRF
+        renders it on the saved instance. ``get_object()`` of DRF's own ``update()``
+        reads the row before the save without the plan (DRF drops its prefetched rows
+        after the save).
         """
         plan = self._write_plan()
-        if plan is not None and not plan.unresolved:
-            if plan.relations or plan.annotation_items:
-                try:
-                    prefetch_onto([instance], plan, using=instance._state.db)
-                except Exception as exc:  # an optimization only: DRF reads them lazily
-                    plan_failed(self._described(), type(instance), exc)
+        if plan is None or not (plan.relations or plan.annotation_items):
             return instance
-        vars(self)[_RELOADING] = True
         try:
-            queryset: Any = self.get_queryset()
-        finally:
-            del vars(self)[_RELOADING]
-        if not isinstance(queryset, QuerySet) or type(instance) is not queryset.model:
-            return instance
-        reloaded: Model | None = queryset.filter(pk=instance.pk).first()
-        return instance if reloaded is None else reloaded
+            prefetch_onto([instance], plan, using=instance._state.db)
+        except Exception as exc:  # an optimization only: DRF reads them lazily
+            plan_failed(self._described(), type(instance), exc)
+        return instance
 
     def _write_plan(self) -> Plan | None:
         """The plan of the serializer rendering a saved row; ``None`` where it cannot be
-        told without the view's queryset."""
+        told (the saved instance is then rendered as it is)."""
         try:
             return self.get_prefetch_plan()
         except Exception:
