@@ -1019,3 +1019,24 @@ def test_a_membership_test_on_the_object_itself_is_planned_as_nothing_read():
 
     assert plan.relations == ()
     assert plan.warnings == ()
+
+
+def test_code_saving_the_row_is_not_followed(monkeypatch):
+    """Label Studio's ``Project.get_parsed_config()`` saves the project, whose ``save()``
+    counts its tasks: planning that loaded every task of every project listed."""
+    from drf_autoprefetch.inference import infer
+    from tests.testapp.models import Crate
+
+    def save(self, *args, **kwargs):
+        self.weight = self.items.count()
+
+    monkeypatch.setattr(Crate, "save", save, raising=False)
+
+    def rendered_name(crate):
+        crate.save()
+        return crate.name
+
+    found = infer(Crate, rendered_name, 0, "CrateSerializer.get_name")
+
+    assert found.paths == {}
+    assert found.problems == []

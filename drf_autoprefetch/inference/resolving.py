@@ -27,10 +27,27 @@ from drf_autoprefetch.inference.reading import (
 from drf_autoprefetch.modelinfo import display_column, model_attrs
 from drf_autoprefetch.tree import Conditions, Kind, also_read
 
-__all__ = ["Inferred", "LeftAlone", "code_of", "infer"]
+__all__ = ["WRITES", "Inferred", "LeftAlone", "code_of", "infer"]
 
 #: How many properties or methods deep the inference follows the model's own code.
 MAX_DEPTH = 4
+
+#: Model methods that write or reload the row (Label Studio's ``get_parsed_config()``
+#: saves the project): what they read serves the write, not the response, and loading
+#: it for every row (all of a project's tasks, to count them in ``save()``) would cost
+#: more than the write itself. They are not followed.
+WRITES = frozenset(
+    {
+        "clean",
+        "clean_fields",
+        "delete",
+        "full_clean",
+        "refresh_from_db",
+        "save",
+        "save_base",
+        "validate_unique",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -209,7 +226,7 @@ def _follow_member(
     model: type[Model], name: str, result: Inferred, step: _Step, walked: Path
 ) -> None:
     """Read a property or method of ``model`` (reached at ``walked``) in turn."""
-    if display_column(model, name) is not None:
+    if display_column(model, name) is not None or name in WRITES:
         return
     try:
         member = inspect.getattr_static(model, name)
