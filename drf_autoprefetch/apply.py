@@ -226,11 +226,15 @@ def _followed(model: type[Model], relation: Relation, depth: int) -> bool:
 
 
 def _user_prefetches(lookups: Sequence[Lookup]) -> frozenset[str]:
-    return frozenset(
-        lookup.prefetch_to
-        for lookup in lookups
-        if isinstance(lookup, Prefetch) and lookup.queryset is not None
-    )
+    return frozenset(_prefetch_to(lookup) for lookup in lookups if _own_rows(lookup))
+
+
+def _own_rows(lookup: Lookup) -> bool:
+    """Whether ``lookup`` reads its rows with querysets of its own: a ``Prefetch`` with
+    a queryset, or a ``GenericPrefetch`` with its querysets (one per content type)."""
+    if not isinstance(lookup, Prefetch):
+        return False
+    return lookup.queryset is not None or bool(getattr(lookup, "querysets", None))
 
 
 @dataclass(frozen=True)
@@ -254,7 +258,7 @@ def _shared_of(queryset: QuerySet[Any], lookups: Sequence[Lookup]) -> _Shared | 
     for lookup in lookups:
         through = lookup.prefetch_through if isinstance(lookup, Prefetch) else lookup
         parts = through.split("__")
-        own = isinstance(lookup, Prefetch) and lookup.queryset is not None
+        own = _own_rows(lookup)
         # A level the lookup loads with a queryset of its own is the merge's (``taken``).
         paths.update("__".join(parts[:end]) for end in range(1, len(parts) + (not own)))
     known = queryset._known_related_objects  # type: ignore[attr-defined]
@@ -466,7 +470,8 @@ def _merge(existing: list[Lookup], specs: Iterable[_Spec]) -> list[Lookup]:
         if found is not None:
             user = existing[found]
             assert isinstance(user, Prefetch)
-            assert user.queryset is not None
+            if user.queryset is None:  # a GenericPrefetch: its querysets decide, as they are
+                continue
             # A sliced queryset of the user's takes no aggregate: Django filters it per row.
             sliced = user.queryset.query.is_sliced
             annotations = () if sliced else spec.relation.annotations
@@ -520,13 +525,9 @@ def _insert_by_path(existing: list[Lookup], target: str, built: list[Lookup]) ->
 
 
 def _find(lookups: Sequence[Lookup], prefetch_to: str) -> int | None:
-    """Where the QuerySet prefetches ``prefetch_to`` with a queryset of its own."""
+    """Where the QuerySet prefetches ``prefetch_to`` with querysets of its own."""
     for index, lookup in enumerate(lookups):
-        if (
-            isinstance(lookup, Prefetch)
-            and lookup.queryset is not None
-            and lookup.prefetch_to == prefetch_to
-        ):
+        if _own_rows(lookup) and _prefetch_to(lookup) == prefetch_to:
             return index
     return None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+import django
 import pytest
 from django.db import connection
 from django.db.models import Prefetch
@@ -270,3 +271,42 @@ def test_the_views_prefetches_below_a_level_it_joins_stay_where_django_runs_them
     # view alone runs one more query per city for its country.
     assert len(captured) == 2
     assert len(naive) > len(captured)
+
+
+@pytest.mark.skipif(django.VERSION < (5, 0), reason="GenericPrefetch is new in Django 5.0")
+@pytest.mark.django_db
+def test_a_generic_prefetch_of_the_views_keeps_its_querysets(world):
+    """Nautobot's interface connections: ``GenericPrefetch("origin", [Interface.objects
+    .select_related("device")])``. The plan's own prefetch of the generic key went before
+    it, so Django skipped the view's and its join."""
+    from django.contrib.contenttypes.models import ContentType
+    from django.contrib.contenttypes.prefetch import GenericPrefetch
+
+    from tests.testapp.models import Comment
+
+    class OnBookSerializer(serializers.ModelSerializer):
+        target = shapes.BookTitleSerializer(source="content_object")
+
+        class Meta:
+            model = Comment
+            fields = ["id", "target"]
+
+    books = ContentType.objects.get_for_model(Book)
+
+    def queryset():
+        return (
+            Comment.objects.filter(content_type=books)
+            .prefetch_related(
+                GenericPrefetch("content_object", [Book.objects.select_related("category")])
+            )
+            .order_by("id")
+        )
+
+    with CaptureQueriesContext(connection) as naive:
+        expected = json.dumps(OnBookSerializer(queryset(), many=True).data)
+    optimized = optimize(queryset(), OnBookSerializer)
+    with CaptureQueriesContext(connection) as captured:
+        data = json.dumps(OnBookSerializer(optimized, many=True).data)
+
+    assert data == expected
+    assert len(captured) == len(naive) == 2  # comments; books with their categories
