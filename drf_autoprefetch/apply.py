@@ -82,13 +82,16 @@ def _split(
     taken: frozenset[str],
     prefix: str = "",
     shared: _Shared | None = None,
+    joined: frozenset[str] = frozenset(),
 ) -> tuple[list[str], list[_Spec]]:
     """The ``select_related`` paths and prefetches of one query level.
 
     A join whose path the QuerySet already prefetches with a queryset of its own
     becomes a prefetch, so that queryset (and its filter) keeps deciding the rows. A join
     whose instances the rows share (``shared``) is not joined either (see
-    :func:`_hoisted`).
+    :func:`_hoisted`). A to-one relation the plan loads apart where the QuerySet joins it
+    (``joined``) is held by the rows: Django would skip its query and all nested in it
+    (see :func:`_held_apart`).
     """
     select: list[str] = []
     specs: list[_Spec] = []
@@ -96,8 +99,14 @@ def _split(
         path = f"{prefix}{relation.attr}"
         if shared is not None and relation.kind is Kind.JOIN and path in shared.paths:
             specs.extend(_hoisted(relation, f"{prefix}{relation.lookup}", shared))
+        elif path in joined and _apart_plainly(relation):
+            deeper_select, deeper_specs = _held_apart(relation, taken, path, shared, joined)
+            select.extend(deeper_select)
+            specs.extend(deeper_specs)
         elif relation.kind is Kind.JOIN and path not in taken:
-            deeper_select, deeper_specs = _split(relation.children, taken, f"{path}__", shared)
+            deeper_select, deeper_specs = _split(
+                relation.children, taken, f"{path}__", shared, joined
+            )
             select.extend(deeper_select or (path,))
             specs.extend(deeper_specs)
         else:
@@ -108,6 +117,41 @@ def _split(
             specs.append(_Spec(through, relation))
             specs.extend(hoisted)
     return select, specs
+
+
+def _apart_plainly(relation: Relation) -> bool:
+    """Whether ``relation`` is a to-one relation loaded apart for its rows' number or
+    width alone (split by the serializer or the cost model, or too wide to join), with
+    no queryset or annotation a join could not carry."""
+    return (
+        relation.kind is Kind.PREFETCH_ONE
+        and (relation.split or relation.wide)
+        and relation.queryset is None
+        and not relation.annotations
+        and not relation.to_attr
+    )
+
+
+def _held_apart(
+    relation: Relation,
+    taken: frozenset[str],
+    path: str,
+    shared: _Shared | None,
+    joined: frozenset[str],
+) -> tuple[list[str], list[_Spec]]:
+    """A to-one relation the plan loads apart at a place the QuerySet joins (Nautobot's
+    ``select_related("virtual_machine")`` where ``?depth=2`` is too wide to join): the
+    rows hold it, and what is below it is planned from there, joined through the
+    QuerySet's join (or, where the plan split it for its width, loaded by lookups of
+    their own paths, each a query)."""
+    if not relation.wide:
+        found_select, found_specs = _split(relation.children, taken, f"{path}__", shared, joined)
+        return found_select or [path], found_specs
+    specs: list[_Spec] = []
+    for child in relation.children:
+        own = replace(child, kind=Kind.PREFETCH_ONE) if child.kind is Kind.JOIN else child
+        specs.append(_Spec(f"{path}__{child.lookup}", own, hoisted=True))
+    return [], specs
 
 
 def _detached(relation: Relation, through: str, shared: _Shared) -> tuple[Relation, list[_Spec]]:
@@ -289,7 +333,8 @@ def _apply(
     existing: Sequence[Lookup] = queryset._prefetch_related_lookups  # type: ignore[attr-defined]
     # A prefetch of a level the queryset joins never runs (Django skips rows holding it,
     # with what is nested in its queryset): that level is the join's.
-    taken = _user_prefetches(existing) - _joined_paths(queryset.query.select_related)
+    joined = frozenset(_joined_paths(queryset.query.select_related))
+    taken = _user_prefetches(existing) - joined
     shared = None
     if relations and (existing or queryset._known_related_objects):  # type: ignore[attr-defined]
         shared = _shared_of(queryset, existing)
@@ -297,8 +342,8 @@ def _apply(
     if queryset.query.select_related is True:  # select_related() with no argument: kept
         select: list[str] = []
         specs = _split_under_all(queryset.model, relations, taken)
-    elif taken or shared is not None or not relations:
-        select, specs = _split(relations, taken, shared=shared)
+    elif taken or shared is not None or joined or not relations:
+        select, specs = _split(relations, taken, shared=shared, joined=joined)
     else:
         level = _level(relations)
         if level.lookups is not None and not existing and one_database():

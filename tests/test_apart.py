@@ -7,7 +7,7 @@ import json
 
 import pytest
 from django.db import connection, connections
-from django.db.models import QuerySet, prefetch_related_objects
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers
 
@@ -190,3 +190,57 @@ def test_a_key_pointing_to_no_row_holds_none_as_djangos_prefetch_does():
 )
 def test_which_relations_load_apart(model, name, apart):
     assert (apart_field(model, name) is not None) is apart
+
+
+@pytest.mark.django_db
+def test_a_split_relation_the_views_queryset_joins_is_planned_through_its_join(world):
+    """The view's reviews join their reviewers: a query of the plan's own for them is one
+    Django never runs (the rows hold them), with all nested in it. What is below them
+    goes through the view's join instead (Nautobot's ``?depth=2`` interfaces, whose
+    virtual machine the view joins)."""
+
+    def queryset():
+        reviews = Review.objects.select_related("reviewer").order_by("id")
+        return Book.objects.prefetch_related(Prefetch("reviews", queryset=reviews))
+
+    with CaptureQueriesContext(connection) as naive:
+        expected = json.dumps(SplitReviewersSerializer(queryset(), many=True).data, sort_keys=True)
+    data, captured = rendered(
+        SplitReviewersSerializer, optimize(queryset(), SplitReviewersSerializer)
+    )
+
+    assert data == expected
+    assert len(captured) == 2  # books; reviews with reviewers, addresses, cities, countries
+    assert len(naive) > len(captured)
+
+
+@pytest.mark.django_db
+def test_a_relation_too_wide_to_join_that_the_view_joins_gets_what_is_below_it(world, monkeypatch):
+    """Nautobot's ``?depth=2`` interfaces: the view joins ``virtual_machine``, which the
+    plan loads apart because its joins would be too wide. Its query would never run (the
+    rows hold it): what is below it is loaded by lookups of their own (each a query, not
+    one per row)."""
+    from drf_autoprefetch import widths
+    from drf_autoprefetch.planner import clear_cache
+
+    monkeypatch.setattr(widths, "MAX_TABLES", 3)  # reviews, reviewers, addresses at most
+    clear_cache()
+    try:
+        plan = plan_for(shapes.BookReviewsSerializer)
+        [reviews] = [relation for relation in plan.relations if relation.attr == "reviews"]
+        assert [child.wide for child in reviews.children] == [True]
+
+        def queryset():
+            reviews = Review.objects.select_related("reviewer").order_by("id")
+            return Book.objects.prefetch_related(Prefetch("reviews", queryset=reviews))
+
+        expected, naive = rendered(shapes.BookReviewsSerializer, queryset())
+        data, captured = rendered(
+            shapes.BookReviewsSerializer, optimize(queryset(), shapes.BookReviewsSerializer)
+        )
+    finally:
+        clear_cache()
+
+    assert data == expected
+    assert len(captured) < len(naive)
+    assert len(captured) == 3  # books; reviews with reviewers; addresses with the rest
