@@ -510,13 +510,14 @@ def _merge(existing: list[Lookup], specs: Iterable[_Spec]) -> list[Lookup]:
     for index in sorted(range(len(ordered)), key=lambda at: -ordered[at].prefetch_to.count("__")):
         spec = ordered[index]
         target = spec.prefetch_to
+        if _generic_of_own(existing, target):
+            continue  # the user's GenericPrefetch: its querysets decide, as they are
         inner = _inner(existing, spec)
         found = _find(existing, target)
         if found is not None:
             user = existing[found]
             assert isinstance(user, Prefetch)
-            if user.queryset is None:  # a GenericPrefetch: its querysets decide, as they are
-                continue
+            assert user.queryset is not None
             # A sliced queryset of the user's takes no aggregate: Django filters it per row.
             sliced = user.queryset.query.is_sliced
             annotations = () if sliced else spec.relation.annotations
@@ -532,6 +533,12 @@ def _merge(existing: list[Lookup], specs: Iterable[_Spec]) -> list[Lookup]:
         else:
             front[index] = built
     return [lookup for index in sorted(front) for lookup in front[index]] + existing
+
+
+def _generic_of_own(existing: list[Lookup], target: str) -> bool:
+    """Whether the QuerySet loads ``target`` with a ``GenericPrefetch`` of its own."""
+    found = _find(existing, target)
+    return found is not None and getattr(existing[found], "queryset", None) is None
 
 
 def _inner(existing: list[Lookup], spec: _Spec) -> list[Prefetch[Any]]:
