@@ -720,9 +720,9 @@ def _build_now(spec: _Spec, inner: Sequence[Prefetch[Any]] = ()) -> list[Lookup]
 
 
 def _loads_apart(relation: Relation) -> tuple[tuple[Relation, ...], tuple[Apart, ...]]:
-    """The children of ``relation`` its prefetch loads with the query of its own Django
-    would run, and the to-one relations loaded apart by the prefetch itself
-    (:mod:`drf_autoprefetch.apart`): those split below it."""
+    """The children of ``relation`` left to the joins and nested prefetches of its
+    prefetch queryset, and the to-one relations split below it, which that prefetch
+    loads apart itself once it has its rows (:mod:`drf_autoprefetch.apart`)."""
     model = relation.model
     if model is None or not any(child.split for child in relation.children):
         return relation.children, ()
