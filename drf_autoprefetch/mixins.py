@@ -522,7 +522,7 @@ def _hands_over(view_class: type) -> bool:
         update = vars(klass).get("update")
         if update is None:
             continue
-        if update is UpdateModelMixin.update:
+        if inspect.unwrap(update) is UpdateModelMixin.update:  # or DRF's, decorated
             return True
         if not calls_super(update, "update"):
             return False

@@ -9,6 +9,8 @@ from django.db import connection
 from django.db.models import Count
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from rest_framework import filters, generics, pagination, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
@@ -957,6 +959,10 @@ def test_an_update_override_handing_over_to_drfs_reads_the_row_without_the_plan(
             self.get_object()  # a permission check of the view's
             return super().update(request, *args, **kwargs)
 
+    @method_decorator(name="update", decorator=never_cache)
+    class Decorated(EditBookViewSet):
+        """Label Studio's labels: DRF's update() under a decorator of the schema's."""
+
     class Replaced(EditBookViewSet):
         def update(self, request, *args, **kwargs):
             book = self.get_object()
@@ -969,6 +975,9 @@ def test_an_update_override_handing_over_to_drfs_reads_the_row_without_the_plan(
             Checked, "partial_update", method="patch", data={"title": "Checked"}, **detail(book)
         )
     assert response.data == call(plain(Checked), "retrieve", **detail(book)).data
+    # get_object (the book alone), UPDATE, then the authors and reviews.
+    with django_assert_num_queries(4):
+        call(Decorated, "partial_update", method="patch", data={"title": "D"}, **detail(book))
     # An update of its own: its get_object() renders the row, with the plan.
     with django_assert_num_queries(3):
         call(Replaced, "partial_update", method="patch", data={"title": "x"}, **detail(book))
