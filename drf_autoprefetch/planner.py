@@ -52,6 +52,7 @@ from drf_autoprefetch.exceptions import ModelMismatch, PlanError
 from drf_autoprefetch.hinted import apply_hints
 from drf_autoprefetch.hinting import Hints, get_hints
 from drf_autoprefetch.inference import infer
+from drf_autoprefetch.inference.reading import renders_alone
 from drf_autoprefetch.inference.resolving import code_of as _code_of
 from drf_autoprefetch.modelinfo import (
     close_names,
@@ -229,6 +230,8 @@ class _Planner:
             return
         self.dynamic = self.dynamic or _is_dynamic(cls)
         self.custom_code(serializer, draft, walk)
+        if _renders_without_fields(cls):
+            return  # its declared fields render nothing: what its code reads is planned
         inner = Walk(walk.serializer, walk.path, (*walk.stack, cls))
         fields = [
             field
@@ -700,6 +703,14 @@ def serializer_model(serializer_class: type) -> type[Model] | None:
     """The model a serializer class names in ``Meta.model``, or ``None``."""
     model = getattr(getattr(serializer_class, "Meta", None), "model", None)
     return model if isinstance(model, type) and issubclass(model, Model) else None
+
+
+def _renders_without_fields(cls: type) -> bool:
+    """Whether the serializer class ``cls`` renders with its own ``to_representation``
+    and without its declared fields (see :func:`renders_alone`), hints aside."""
+    if _drf_code(cls, "to_representation") or _declared_reader(cls) is not None:
+        return False
+    return conf.settings.INFER and renders_alone(getattr(cls, "to_representation", None))
 
 
 def _model_of(serializer_class: type) -> type[Model]:

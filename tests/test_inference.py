@@ -19,6 +19,7 @@ from rest_framework import serializers
 
 from drf_autoprefetch import hints, optimize, plan_for
 from drf_autoprefetch.tree import Kind
+from tests.testapp import serializers as shapes
 from tests.testapp.models import (
     Book,
     Category,
@@ -1040,3 +1041,41 @@ def test_code_saving_the_row_is_not_followed(monkeypatch):
 
     assert found.paths == {}
     assert found.problems == []
+
+
+class ReviewedTitleSerializer(serializers.ModelSerializer):
+    """Label Studio's filter groups: declared nested rows its own ``to_representation``
+    never renders; it runs a query of its own instead."""
+
+    reviews = shapes.ReviewSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "title", "reviews"]
+
+    def to_representation(self, book):
+        good = book.reviews.filter(rating__gte=4).order_by("id")
+        return {"title": book.title, "good": [review.body for review in good]}
+
+
+@pytest.mark.django_db
+def test_declared_fields_a_serializer_never_renders_are_not_planned(world):
+    plan = plan_for(ReviewedTitleSerializer)
+
+    assert plan.relations == ()
+    expected = ReviewedTitleSerializer(list(Book.objects.all()), many=True).data
+    with CaptureQueriesContext(connection) as captured:
+        data = ReviewedTitleSerializer(
+            optimize(Book.objects.all(), ReviewedTitleSerializer), many=True
+        ).data
+    assert data == expected
+    assert len(captured) == 1 + Book.objects.count()  # as without the library
+
+
+def test_a_serializer_rendering_through_its_fields_keeps_them_planned():
+    class Through(ReviewedTitleSerializer):
+        def to_representation(self, book):
+            data = super().to_representation(book)
+            return {**data, "shown": True}
+
+    assert [relation.attr for relation in plan_for(Through).relations] == ["reviews"]

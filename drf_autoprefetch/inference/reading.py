@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ROWS", "Access", "Reading", "function_node", "read_function"]
+__all__ = ["ROWS", "Access", "Reading", "function_node", "read_function", "renders_alone"]
 
 Path = tuple[str, ...]
 
@@ -171,6 +171,38 @@ def function_node(function: Any) -> ast.FunctionDef | ast.AsyncFunctionDef | Non
         return None
     node = tree.body[0] if tree.body else None
     return node if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+
+
+#: What a serializer's own ``to_representation`` may read of ``self`` and still build
+#: its answer without the serializer's fields.
+_PLAIN_SELF = frozenset({"context", "instance", "parent"})
+
+
+def renders_alone(function: Any) -> bool:
+    """Whether ``function``, a serializer's own ``to_representation``, builds its answer
+    without the serializer's fields (Label Studio's filter groups): it calls no
+    ``super()``, reads no ``fields`` and nothing of ``self`` but its context, instance
+    and parent. Code that cannot be read is taken to use them."""
+    node = function_node(inspect.unwrap(function))
+    if node is None or not node.args.args:
+        return False
+    me = node.args.args[0].arg
+    for each in ast.walk(node):
+        if _is_super(each):
+            return False
+        if isinstance(each, ast.Attribute) and each.attr in ("fields", "_readable_fields"):
+            return False
+        if isinstance(each, ast.Name) and each.id == me and not _plain_use(node, each):
+            return False
+    return True
+
+
+def _plain_use(root: ast.AST, name: ast.Name) -> bool:
+    """Whether ``name`` (``self``) is read only for one of :data:`_PLAIN_SELF`."""
+    for each in ast.walk(root):
+        if isinstance(each, ast.Attribute) and each.value is name:
+            return each.attr in _PLAIN_SELF
+    return False
 
 
 def _read(function: Any, subject: int) -> Reading | None:
