@@ -147,11 +147,22 @@ def _held_apart(
     if not relation.wide:
         found_select, found_specs = _split(relation.children, taken, f"{path}__", shared, joined)
         return found_select or [path], found_specs
+    return [], _below_held(relation, path, joined)
+
+
+def _below_held(relation: Relation, path: str, joined: frozenset[str]) -> list[_Spec]:
+    """Lookups of their own paths for what is below ``relation``, which the rows hold
+    by the QuerySet's join at ``path``; a level below that the QuerySet joins too is
+    held in turn."""
     specs: list[_Spec] = []
     for child in relation.children:
+        below = f"{path}__{child.attr}"
+        if below in joined and child.kind is not Kind.PREFETCH and not child.to_attr:
+            specs.extend(_below_held(child, below, joined))
+            continue
         own = replace(child, kind=Kind.PREFETCH_ONE) if child.kind is Kind.JOIN else child
         specs.append(_Spec(f"{path}__{child.lookup}", own, hoisted=True))
-    return [], specs
+    return specs
 
 
 def _detached(relation: Relation, through: str, shared: _Shared) -> tuple[Relation, list[_Spec]]:

@@ -244,3 +244,33 @@ def test_a_relation_too_wide_to_join_that_the_view_joins_gets_what_is_below_it(w
     assert data == expected
     assert len(captured) < len(naive)
     assert len(captured) == 3  # books; reviews with reviewers; addresses with the rest
+
+
+@pytest.mark.django_db
+def test_levels_the_view_joins_below_a_relation_too_wide_to_join_are_held_in_turn(
+    world, monkeypatch
+):
+    """Nautobot's rack groups at ``?depth=2``: the view joins the location and its
+    location type; a query of the plan's own for that type never runs, and what is
+    below it (its parent type) was read row by row."""
+    from drf_autoprefetch import widths
+    from drf_autoprefetch.planner import clear_cache
+
+    monkeypatch.setattr(widths, "MAX_TABLES", 3)
+    clear_cache()
+    try:
+
+        def queryset():
+            reviews = Review.objects.select_related("reviewer__address").order_by("id")
+            return Book.objects.prefetch_related(Prefetch("reviews", queryset=reviews))
+
+        expected, naive = rendered(shapes.BookReviewsSerializer, queryset())
+        data, captured = rendered(
+            shapes.BookReviewsSerializer, optimize(queryset(), shapes.BookReviewsSerializer)
+        )
+    finally:
+        clear_cache()
+
+    assert data == expected
+    assert len(captured) == 3  # books; reviews with reviewers and addresses; cities
+    assert len(naive) > len(captured)
