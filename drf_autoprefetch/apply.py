@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
 import django
 from django.core.exceptions import FieldDoesNotExist
@@ -33,9 +33,9 @@ from django.db.models.query import ModelIterable
 from drf_autoprefetch import loading
 from drf_autoprefetch.aggregates import correlated
 from drf_autoprefetch.apart import Apart, apart_field, loading_apart
-from drf_autoprefetch.batching import batched
+from drf_autoprefetch.batching import ModelIterableBase, batched
 from drf_autoprefetch.exceptions import ModelMismatch, PlanError
-from drf_autoprefetch.tree import Kind, PlanLike, Relation, join_paths
+from drf_autoprefetch.tree import Kind, PlanLike, Relation, join_paths, joined_paths
 
 __all__ = [
     "applied_relations",
@@ -47,10 +47,6 @@ __all__ = [
 
 Lookup: TypeAlias = "str | Prefetch[Any]"
 
-if TYPE_CHECKING:
-    ModelIterableBase = ModelIterable[Any]
-else:
-    ModelIterableBase = ModelIterable  # not subscriptable at run time
 
 logger = logging.getLogger("drf_autoprefetch")
 
@@ -318,21 +314,11 @@ def _shared_of(queryset: QuerySet[Any], lookups: Sequence[Lookup]) -> _Shared | 
         paths.update("__".join(parts[:end]) for end in range(1, len(parts) + (not own)))
     known = queryset._known_related_objects  # type: ignore[attr-defined]
     held = {field.name for field in known}
-    joined = _joined_paths(queryset.query.select_related)
+    joined = joined_paths(queryset.query.select_related)
     paths = (paths | held) - joined
     if not paths:
         return None
     return _Shared(frozenset(paths), frozenset(held - joined))
-
-
-def _joined_paths(select_related: Any, prefix: str = "") -> set[str]:
-    """The paths a query's ``select_related`` dictionary joins."""
-    found: set[str] = set()
-    if isinstance(select_related, dict):
-        for name, below in select_related.items():
-            found.add(f"{prefix}{name}")
-            found |= _joined_paths(below, f"{prefix}{name}__")
-    return found
 
 
 def _apply(
@@ -344,7 +330,7 @@ def _apply(
     existing: Sequence[Lookup] = queryset._prefetch_related_lookups  # type: ignore[attr-defined]
     # A prefetch of a level the queryset joins never runs (Django skips rows holding it,
     # with what is nested in its queryset): that level is the join's.
-    joined = frozenset(_joined_paths(queryset.query.select_related))
+    joined = joined_paths(queryset.query.select_related)
     taken = _user_prefetches(existing) - joined
     shared = None
     if relations and (existing or queryset._known_related_objects):  # type: ignore[attr-defined]

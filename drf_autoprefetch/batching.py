@@ -19,15 +19,15 @@ from django.db.models.lookups import In
 from django.db.models.query import ModelIterable
 from django.db.models.sql.where import AND, WhereNode
 
-__all__ = ["OR_CHAIN", "BatchedModelIterable", "batched", "parameter_limit"]
+__all__ = ["OR_CHAIN", "BatchedModelIterable", "ModelIterableBase", "batched", "parameter_limit"]
 
 if TYPE_CHECKING:
-    _ModelIterable = ModelIterable[Any]
+    ModelIterableBase = ModelIterable[Any]
 else:
-    _ModelIterable = ModelIterable  # not subscriptable at run time
+    ModelIterableBase = ModelIterable  # not subscriptable at run time
 
 
-class BatchedModelIterable(_ModelIterable):
+class BatchedModelIterable(ModelIterableBase):
     """Model rows of a prefetch queryset, read in batches under the backend's limit.
 
     Django filters a prefetch queryset with one ``IN`` list holding a key of every

@@ -75,7 +75,7 @@ from drf_autoprefetch.selection import (
     selector_of,
 )
 from drf_autoprefetch.suggest import hints_line
-from drf_autoprefetch.tree import Conditions, conditions_of
+from drf_autoprefetch.tree import Conditions, conditions_of, joined_paths
 from drf_autoprefetch.widths import wide_joins
 
 __all__ = [
@@ -964,7 +964,7 @@ def _query_names(queryset: Any, prefix: str = "") -> Iterator[str]:
     query = getattr(queryset, "query", None)
     yield from (f"{prefix}{name}" for name in getattr(query, "annotations", None) or ())
     yield from (f"{prefix}{name}" for name in getattr(query, "extra", None) or ())
-    yield from _joined(getattr(query, "select_related", None), prefix)
+    yield from joined_paths(getattr(query, "select_related", None), prefix)
     for lookup in getattr(queryset, "_prefetch_related_lookups", None) or ():
         to = getattr(lookup, "prefetch_to", lookup)
         if not isinstance(to, str):
@@ -973,14 +973,6 @@ def _query_names(queryset: Any, prefix: str = "") -> Iterator[str]:
         inner = getattr(lookup, "queryset", None)
         if inner is not None:
             yield from _query_names(inner, f"{prefix}{to}__")
-
-
-def _joined(select_related: Any, prefix: str) -> Iterator[str]:
-    """The relations a ``select_related`` dictionary joins, as lookup paths."""
-    if isinstance(select_related, dict):
-        for name, below in select_related.items():
-            yield f"{prefix}{name}"
-            yield from _joined(below, f"{prefix}{name}__")
 
 
 def _cached_plan(

@@ -21,6 +21,7 @@ __all__ = [
     "also_read",
     "conditions_of",
     "join_paths",
+    "joined_paths",
     "label",
     "merge_relations",
     "spared",
@@ -42,6 +43,17 @@ def also_read(kept: Conditions, more: Conditions) -> Conditions:
     if kept is None or more is None:
         return None
     return kept + tuple(each for each in more if each not in kept)
+
+
+def joined_paths(select_related: Any, prefix: str = "") -> frozenset[str]:
+    """The lookup paths a query's ``select_related`` dictionary joins (none for ``True``,
+    Django's "every non-null foreign key", or ``False``)."""
+    found: set[str] = set()
+    if isinstance(select_related, dict):
+        for name, below in select_related.items():
+            found.add(f"{prefix}{name}")
+            found |= joined_paths(below, f"{prefix}{name}__")
+    return frozenset(found)
 
 
 def spared(unless: tuple[frozenset[str], ...], provided: frozenset[str]) -> bool:

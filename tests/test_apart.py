@@ -214,63 +214,58 @@ def test_a_split_relation_the_views_queryset_joins_is_planned_through_its_join(w
     assert len(naive) > len(captured)
 
 
-@pytest.mark.django_db
-def test_a_relation_too_wide_to_join_that_the_view_joins_gets_what_is_below_it(world, monkeypatch):
-    """Nautobot's ``?depth=2`` interfaces: the view joins ``virtual_machine``, which the
-    plan loads apart because its joins would be too wide. Its query would never run (the
-    rows hold it): what is below it is loaded by lookups of their own (each a query, not
-    one per row)."""
-    from drf_autoprefetch import widths
-    from drf_autoprefetch.planner import clear_cache
-
-    monkeypatch.setattr(widths, "MAX_TABLES", 3)  # reviews, reviewers, addresses at most
-    clear_cache()
-    try:
-        plan = plan_for(shapes.BookReviewsSerializer)
-        [reviews] = [relation for relation in plan.relations if relation.attr == "reviews"]
-        assert [child.wide for child in reviews.children] == [True]
-
-        def queryset():
-            reviews = Review.objects.select_related("reviewer").order_by("id")
-            return Book.objects.prefetch_related(Prefetch("reviews", queryset=reviews))
-
-        expected, naive = rendered(shapes.BookReviewsSerializer, queryset())
-        data, captured = rendered(
-            shapes.BookReviewsSerializer, optimize(queryset(), shapes.BookReviewsSerializer)
-        )
-    finally:
-        clear_cache()
-
-    assert data == expected
-    assert len(captured) < len(naive)
-    assert len(captured) == 3  # books; reviews with reviewers; addresses with the rest
-
-
-@pytest.mark.django_db
-def test_levels_the_view_joins_below_a_relation_too_wide_to_join_are_held_in_turn(
-    world, monkeypatch
-):
-    """Nautobot's rack groups at ``?depth=2``: the view joins the location and its
-    location type; a query of the plan's own for that type never runs, and what is
-    below it (its parent type) was read row by row."""
+@pytest.fixture
+def three_tables(monkeypatch):
+    """Joins of at most three tables: a reviewer with its address and more is too wide,
+    loaded apart."""
     from drf_autoprefetch import widths
     from drf_autoprefetch.planner import clear_cache
 
     monkeypatch.setattr(widths, "MAX_TABLES", 3)
     clear_cache()
-    try:
+    yield
+    clear_cache()
 
-        def queryset():
-            reviews = Review.objects.select_related("reviewer__address").order_by("id")
-            return Book.objects.prefetch_related(Prefetch("reviews", queryset=reviews))
 
-        expected, naive = rendered(shapes.BookReviewsSerializer, queryset())
-        data, captured = rendered(
-            shapes.BookReviewsSerializer, optimize(queryset(), shapes.BookReviewsSerializer)
-        )
-    finally:
-        clear_cache()
+def rendered_with_reviews_joining(joined):
+    """Books rendered unoptimized and optimized, the view's reviews joining ``joined``."""
 
+    def queryset():
+        reviews = Review.objects.select_related(joined).order_by("id")
+        return Book.objects.prefetch_related(Prefetch("reviews", queryset=reviews))
+
+    expected, naive = rendered(shapes.BookReviewsSerializer, queryset())
+    data, captured = rendered(
+        shapes.BookReviewsSerializer, optimize(queryset(), shapes.BookReviewsSerializer)
+    )
     assert data == expected
-    assert len(captured) == 3  # books; reviews with reviewers and addresses; cities
-    assert len(naive) > len(captured)
+    return len(naive), len(captured)
+
+
+@pytest.mark.django_db
+def test_a_relation_too_wide_to_join_that_the_view_joins_gets_what_is_below_it(world, three_tables):
+    """Nautobot's ``?depth=2`` interfaces: the view joins ``virtual_machine``, which the
+    plan loads apart because its joins would be too wide. Its query would never run (the
+    rows hold it): what is below it is loaded by lookups of their own (each a query, not
+    one per row)."""
+    plan = plan_for(shapes.BookReviewsSerializer)
+    [reviews] = [relation for relation in plan.relations if relation.attr == "reviews"]
+    assert [child.wide for child in reviews.children] == [True]
+
+    naive, queries = rendered_with_reviews_joining("reviewer")
+
+    assert queries < naive
+    assert queries == 3  # books; reviews with reviewers; addresses with the rest
+
+
+@pytest.mark.django_db
+def test_levels_the_view_joins_below_a_relation_too_wide_to_join_are_held_in_turn(
+    world, three_tables
+):
+    """Nautobot's rack groups at ``?depth=2``: the view joins the location and its
+    location type; a query of the plan's own for that type never runs, and what is
+    below it (its parent type) was read row by row."""
+    naive, queries = rendered_with_reviews_joining("reviewer__address")
+
+    assert queries < naive
+    assert queries == 3  # books; reviews with reviewers and addresses; cities
