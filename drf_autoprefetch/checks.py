@@ -32,7 +32,7 @@ from drf_autoprefetch.discovery import (
 from drf_autoprefetch.drafts import warning_text
 from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.plan import Plan
-from drf_autoprefetch.planner import serializer_model
+from drf_autoprefetch.walk import serializer_model
 
 __all__ = ["check_plans", "check_serializer", "check_views"]
 

@@ -20,8 +20,8 @@ from drf_autoprefetch.planner import (
     plan_for,
     plan_for_queryset,
     quietly,
-    serializer_model,
 )
+from drf_autoprefetch.walk import serializer_model
 
 __all__ = ["auto_prefetch", "registered_serializers"]
 

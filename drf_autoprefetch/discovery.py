@@ -27,8 +27,9 @@ from drf_autoprefetch.mixins import (
     plain_filtering,
 )
 from drf_autoprefetch.plan import Plan
-from drf_autoprefetch.planner import build_plan, check_unresolved, serializer_model
-from drf_autoprefetch.planner import provided_names as planner_provided_names
+from drf_autoprefetch.planner import check_unresolved
+from drf_autoprefetch.provided import provided_names as queryset_names
+from drf_autoprefetch.walk import build_plan, serializer_model
 
 __all__ = [
     "MisplacedMixin",
@@ -132,7 +133,7 @@ def provided_names(target: Target) -> frozenset[str]:
     model (annotations, ``to_attr`` prefetches, its ``Prefetch`` querysets' annotations)."""
     view = _view_class(target)
     queryset = getattr(view, "queryset", None) if view is not None else None
-    return frozenset() if queryset is None else planner_provided_names(queryset)
+    return frozenset() if queryset is None else queryset_names(queryset)
 
 
 def queryset_known(target: Target) -> bool:

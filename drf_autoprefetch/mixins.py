@@ -33,8 +33,8 @@ from drf_autoprefetch.planner import (
     plan_failed,
     plan_for,
     plan_for_queryset,
-    serializer_model,
 )
+from drf_autoprefetch.walk import serializer_model
 
 __all__ = ["AutoPrefetchMixin", "applies_plan", "defining_class", "drf_own", "plain_filtering"]
 

@@ -10,7 +10,8 @@ from rest_framework.serializers import BaseSerializer
 
 from drf_autoprefetch import observe
 from drf_autoprefetch.exceptions import PlanError
-from drf_autoprefetch.planner import plan_failed, plan_for_queryset, serializer_model
+from drf_autoprefetch.planner import plan_failed, plan_for_queryset
+from drf_autoprefetch.walk import serializer_model
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet  # noqa: TID251 - types only

@@ -31,8 +31,8 @@ from django.db.models.manager import BaseManager
 from rest_framework.serializers import BaseSerializer, ListSerializer, Serializer
 
 from drf_autoprefetch.exceptions import UnplannedQueryError
-from drf_autoprefetch.planner import serializer_model
 from drf_autoprefetch.suggest import hint_for_query
+from drf_autoprefetch.walk import serializer_model
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet  # noqa: TID251 - types only
