@@ -64,18 +64,30 @@ def action_serializer(
     known = _found.setdefault(view_class, {})
     key = f"{action} {method}" if method else action
     if key not in known:
-        known[key] = _read(view_class, getattr(view_class, action, None), method)
+        known[key] = _read(view_class, action, method)
     return known[key]
 
 
-def _read(view_class: type, function: Any, method: str | None) -> tuple[bool, type[Any] | None]:
-    if not getattr(function, "mapping", None):  # not an @action
+def _read(view_class: type, action: str, method: str | None) -> tuple[bool, type[Any] | None]:
+    function = getattr(view_class, action, None)
+    if not _extra_action(view_class, action, function):
         return _VIEW_SERIALIZER
     built = _read_code(view_class, function, set(), method)
     if built is None:
         return _VIEW_SERIALIZER
     built = list(dict.fromkeys(built))
     return True, built[0] if len(built) == 1 else None
+
+
+def _extra_action(view_class: type, action: str, function: Any) -> bool:
+    """Whether ``action`` names an ``@action`` of ``view_class``, or a handler mapped to
+    one for another method (``@resolve.mapping.post``)."""
+    if getattr(function, "mapping", None):
+        return True
+    extra = getattr(view_class, "get_extra_actions", None)
+    return extra is not None and any(
+        action in (getattr(each, "mapping", None) or {}).values() for each in extra()
+    )
 
 
 #: How many methods of the view the reading of one action follows, at most.

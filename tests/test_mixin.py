@@ -815,6 +815,12 @@ class BookActionsViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
     def state(self, request, pk=None):
         return Response({"title": self.get_object().title})
 
+    @state.mapping.post
+    def state_checked(self, request, pk=None):
+        """RDMO's ``resolve``: a handler mapped to an action for another method."""
+        book = self.get_object()
+        return Response({"title": book.title, "checked": bool(request.data)})
+
     @action(detail=True)
     def history(self, request, pk=None):
         book = self.get_object()
@@ -917,6 +923,20 @@ class ChapterWithBookSerializer(serializers.ModelSerializer):
     class Meta:
         model = Chapter
         fields = ["id", "title", "book"]
+
+
+def test_a_handler_mapped_to_an_action_is_read_as_the_action(world):
+    """RDMO's projects: ``@resolve.mapping.post`` renders no row, and reads the row
+    without the plan of the view's serializer, as the action it is mapped to does."""
+    book = Book.objects.order_by("pk").first()
+    where = {**detail(book, "state/"), "method": "post", "data": {"answer": 1}}
+    expected = call(plain(BookActionsViewSet), "state_checked", **where).data
+
+    with CaptureQueriesContext(connection) as captured:
+        response = call(BookActionsViewSet, "state_checked", **where)
+
+    assert response.data == expected == {"title": book.title, "checked": True}
+    assert len(captured) == 1
 
 
 def test_an_action_rendering_other_rows_than_a_list_of_the_views_gets_no_plan(world):
