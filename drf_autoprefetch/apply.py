@@ -35,7 +35,7 @@ from drf_autoprefetch.aggregates import correlated
 from drf_autoprefetch.apart import Apart, apart_field, loading_apart
 from drf_autoprefetch.batching import ModelIterableBase, batched
 from drf_autoprefetch.exceptions import ModelMismatch, PlanError
-from drf_autoprefetch.tree import Kind, PlanLike, Relation, join_paths, joined_paths
+from drf_autoprefetch.tree import Kind, PlanLike, Relation, join_paths, joined_paths, whole_rows
 
 __all__ = [
     "applied_relations",
@@ -922,6 +922,7 @@ def apply_plan(
     *,
     onto_rows: bool = True,
     prune: bool = False,
+    prune_prefetched: bool = True,
     rows: int | None = None,
 ) -> Any:
     """``queryset`` with ``plan`` merged into what it already has.
@@ -935,9 +936,11 @@ def apply_plan(
     ``get_object()``): the copy it filters gets the plan, and no held row is loaded for
     nothing.
 
-    ``prune=True`` loads only the root columns ``plan.only`` names (prefetched rows are
-    pruned either way). Only for rows that are rendered and never saved: Django saves
-    only the loaded columns of a row, so an ``auto_now`` column would not be saved.
+    ``prune=True`` loads only the root columns ``plan.only`` names. Only for rows that
+    are rendered and never saved: Django saves only the loaded columns of a row, so an
+    ``auto_now`` column would not be saved. ``prune_prefetched=False`` loads whole the
+    rows the plan prefetches too, for rows that code other than the serializer may read
+    (an ``@action`` copying them, say).
 
     ``rows`` is how many root rows the caller expects to render at most (a page size),
     for the loading cost model (:mod:`drf_autoprefetch.loading`) where it is on.
@@ -962,6 +965,8 @@ def apply_plan(
     if prune:
         queryset = _prune_root(queryset, plan.only)
     relations = applied_relations(queryset, plan, rows)
+    if not prune_prefetched:
+        relations = whole_rows(relations)
     return _apply(queryset, relations, plan.annotation_items, plan.columns)
 
 

@@ -299,6 +299,7 @@ class AutoPrefetchMixin:
                 plan,
                 onto_rows=not one_row,
                 prune=not one_row and self.get_autoprefetch_prune_columns(),
+                prune_prefetched=self._rendered_only(),
                 rows=rows,
             )
         except PlanError as exc:  # the queryset does not fit the plan: say whose
@@ -441,6 +442,26 @@ class AutoPrefetchMixin:
             return False  # code of the project's may read the rows while filtering
         paginator = getattr(view, "paginator", None)
         return paginator is None or _plain_paginator(paginator)
+
+    def _rendered_only(self) -> bool:
+        """Whether nothing but the serializer reads the rows this request loads: a safe
+        request served by DRF's own ``list()`` or ``retrieve()``. Elsewhere (an
+        ``@action``, a write, a handler of the project's) the rows the plan prefetches
+        are loaded whole, since that code may read, copy or save any of their columns.
+        """
+        view: Any = self
+        if getattr(getattr(view, "request", None), "method", "GET") not in SAFE_METHODS:
+            return False
+        action = getattr(view, "action", None)
+        if action is None:  # a generic view: its handler calls list() or retrieve()
+            handler = defining_class(type(view), "get")
+            served = ("list", "retrieve")
+            return drf_own(handler) and all(
+                drf_own(defining_class(type(view), name) or handler)
+                for name in served
+                if hasattr(view, name)
+            )
+        return action in ("list", "retrieve") and drf_own(defining_class(type(view), action))
 
     def get_autoprefetch_strict(self) -> bool:
         """Whether this view serializes in strict mode: the attribute, else the setting."""

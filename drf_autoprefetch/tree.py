@@ -210,6 +210,45 @@ def join_paths(relations: tuple[Relation, ...], prefix: str = "") -> tuple[str, 
     return tuple(paths)
 
 
+#: The memo keys of :func:`whole_rows` (no lookup path contains a space).
+_WHOLE = "whole rows ?"
+_WHOLE_ONE = "whole row ?"
+
+
+def whole_rows(relations: tuple[Relation, ...]) -> tuple[Relation, ...]:
+    """``relations`` loading every column of the rows they prefetch (no ``only``), for
+    rows that code other than the serializer may read.
+
+    The variant is kept with the first relation (for this very tuple), and each
+    relation's with it, so that what the applier builds for them is kept too; where no
+    relation prunes, ``relations`` itself.
+    """
+    if not relations:
+        return relations
+    memo = relations[0].memo
+    kept = memo.get(_WHOLE)
+    if kept is None or kept[0] is not relations:
+        whole = tuple(_whole(relation) for relation in relations)
+        if all(new is old for new, old in zip(whole, relations, strict=True)):
+            whole = relations
+        kept = memo[_WHOLE] = (relations, whole)
+    result: tuple[Relation, ...] = kept[1]
+    return result
+
+
+def _whole(relation: Relation) -> Relation:
+    kept = relation.memo.get(_WHOLE_ONE)
+    if kept is None:
+        children = whole_rows(relation.children)
+        if relation.only is None and children is relation.children:
+            kept = relation
+        else:
+            kept = replace(relation, only=None, children=children, columns_why="")
+        relation.memo[_WHOLE_ONE] = kept
+    assert isinstance(kept, Relation)
+    return kept
+
+
 def merge_relations(
     left: tuple[Relation, ...], right: tuple[Relation, ...]
 ) -> tuple[Relation, ...]:

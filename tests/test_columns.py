@@ -540,3 +540,92 @@ def test_rows_below_code_the_planner_cannot_see_into_keep_their_columns(manuals,
     assert relation.columns_why == "all: code the planner cannot see into gets the rows above these"
     assert data == expected
     assert len(queries) == 2  # before: one more query per manual, for its deferred title
+
+
+# ------------------------------------ prefetched rows code of the view reads
+
+
+class ShelfViewSet(AutoPrefetchMixin, viewsets.ModelViewSet):
+    """The manuals are prefetched with three columns for DRF's list and retrieve."""
+
+    queryset = Shelf.objects.all()
+    serializer_class = ShelfManualsSerializer
+
+    @action(detail=True, methods=["post"])
+    def copy(self, request, pk=None):
+        """RDMO's project copy: the prefetched children copied whole, as new rows."""
+        shelf = self.get_object()
+        new = Shelf.objects.create(name=f"{shelf.name} (copy)", code=shelf.code)
+        for manual in shelf.manuals.all():
+            manual.pk = None
+            manual.shelf = new
+            manual.save()
+        return Response(self.get_serializer(new).data, status=201)
+
+    @action(detail=False)
+    def lengths(self, request):
+        """Rendered by the view's serializer, and a column of the prefetched rows the
+        serializer does not read."""
+        shelves = self.get_queryset()
+        lengths = {
+            shelf.name: [len(each.body) for each in shelf.manuals.all()] for shelf in shelves
+        }
+        return Response(
+            {"shelves": self.get_serializer(shelves, many=True).data, "lengths": lengths}
+        )
+
+
+def test_an_action_copying_prefetched_rows_gets_them_whole(manuals):
+    """RDMO's projects: the copy of a row read without its text column ``updated`` and
+    ``body`` failed (``DoesNotExist`` reading a deferred column of a row whose key was
+    reset)."""
+    shelf = manuals[0].shelf
+    plain = type("Plain", (ShelfViewSet,), {"autoprefetch": False})
+    expected = call(plain, "post", f"/shelves/{shelf.pk}/copy/", {"post": "copy"}, pk=shelf.pk)
+
+    response = call(
+        ShelfViewSet, "post", f"/shelves/{shelf.pk}/copy/", {"post": "copy"}, pk=shelf.pk
+    )
+
+    assert response.status_code == expected.status_code == 201
+    copied = Manual.objects.filter(shelf=response.data["id"]).order_by("title")
+    originals = Manual.objects.filter(shelf=shelf).order_by("title")
+    assert [(each.title, each.body, each.published) for each in copied] == [
+        (each.title, each.body, each.published) for each in originals
+    ]
+    assert len(response.data["manuals"]) == len(expected.data["manuals"]) == 2
+
+
+def test_an_action_reading_a_column_of_prefetched_rows_runs_no_query_per_row(manuals):
+    plain = type("Plain", (ShelfViewSet,), {"autoprefetch": False})
+    expected = call(plain, "get", "/shelves/lengths/", {"get": "lengths"})
+
+    with CaptureQueriesContext(connection) as captured:
+        response = call(ShelfViewSet, "get", "/shelves/lengths/", {"get": "lengths"})
+
+    assert response.data == expected.data
+    assert response.data["lengths"] == {f"Shelf {n}": [2000, 2000] for n in range(3)}
+    assert len(captured) == 2
+    assert column("body") in captured[1]["sql"]
+
+
+def test_drfs_list_and_retrieve_still_prune_the_prefetched_rows(manuals):
+    shelf = manuals[0].shelf
+    for actions, kwargs in (({"get": "list"}, {}), ({"get": "retrieve"}, {"pk": shelf.pk})):
+        with CaptureQueriesContext(connection) as captured:
+            response = call(ShelfViewSet, "get", "/shelves/", actions, **kwargs)
+
+        assert response.status_code == 200
+        assert len(captured) == 2
+        assert column("body") not in captured[1]["sql"]
+
+
+def test_whole_rows_is_kept_and_leaves_unpruned_relations_as_they_are():
+    from drf_autoprefetch.tree import whole_rows
+
+    relations = plan_for(ShelfManualsSerializer).relations
+    whole = whole_rows(relations)
+
+    assert whole_rows(relations) is whole
+    assert [relation.only for each in whole for relation in each.walk()] == [None]
+    assert whole_rows(whole) is whole
