@@ -6,7 +6,9 @@ turns the drafts into the immutable :class:`~drf_autoprefetch.tree.Relation` tre
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,6 +111,23 @@ def _listed(names: list[str]) -> str:
     return f"{', '.join(names[:_SHOWN_SERIALIZERS])} and {rest} other serializers"
 
 
+#: What spares every read of the serializer being walked, one that code builds behind
+#: guards (see :func:`guarded`); empty: nothing does.
+_GUARD: ContextVar[frozenset[str]] = ContextVar("drf_autoprefetch_guard", default=frozenset())
+
+
+@contextmanager
+def guarded(names: frozenset[str]) -> Iterator[None]:
+    """Within it, every relation the walk reaches is read only where none of ``names``
+    is provided (see :data:`~drf_autoprefetch.tree.Conditions`), as well as where it
+    would be otherwise: a serializer built in code behind guards."""
+    token = _GUARD.set(_GUARD.get() | names)
+    try:
+        yield
+    finally:
+        _GUARD.reset(token)
+
+
 class Draft:
     """A relation (or the root) while the plan is being built."""
 
@@ -170,6 +189,9 @@ class Draft:
         spares the inferred read (``None``: nothing)."""
         if origin is None:
             unless = None
+        guard = _GUARD.get()
+        if guard:
+            unless = tuple(each | guard for each in unless) if unless else (guard,)
         child = self.children.get(name)
         if child is None:
             assert attr.kind is not None

@@ -33,6 +33,7 @@ from drf_autoprefetch.planner import (
     plan_failed,
     plan_for,
     plan_for_queryset,
+    tests_context,
 )
 from drf_autoprefetch.walk import serializer_model
 
@@ -232,7 +233,10 @@ class AutoPrefetchMixin:
         serializer_class = vars(self).get(_SERIALIZER) or view.get_serializer_class()
         known = self._rows_known()
         if has_static_plan(serializer_class):  # the same plan whatever it is built with
-            return self._static_plan(serializer_class, queryset, known)
+            if queryset is None or not tests_context(serializer_class):
+                return self._static_plan(serializer_class, queryset, known)
+            context = view.get_serializer_context()  # code reads behind tests of it
+            return plan_for_queryset(serializer_class, queryset, context=context, known=known)
         kwargs = self.get_autoprefetch_kwargs()
         context = kwargs.pop("context", None)
         if context is None and needs_context(serializer_class, kwargs):

@@ -23,7 +23,7 @@ from django.core.signals import setting_changed
 from rest_framework import serializers
 from rest_framework.fields import Field
 
-from drf_autoprefetch import conf
+from drf_autoprefetch import conf, contextual
 from drf_autoprefetch.closed import builds_from_arguments
 from drf_autoprefetch.exceptions import ModelMismatch, PlanError
 from drf_autoprefetch.modelinfo import (
@@ -51,6 +51,7 @@ __all__ = [
     "plan_failed",
     "plan_for",
     "plan_for_queryset",
+    "tests_context",
 ]
 
 logger = logging.getLogger(__name__)
@@ -122,8 +123,16 @@ def needs_context(serializer_class: type, kwargs: Mapping[str, Any] | None = Non
 
 
 def has_static_plan(serializer_class: type) -> bool:
-    """Whether the plan of ``serializer_class`` is cached and needs no context."""
+    """Whether the plan of ``serializer_class`` is cached and needs no context to be
+    built (it may still read behind tests of it: see :func:`tests_context`)."""
     return serializer_class in _static
+
+
+def tests_context(serializer_class: type) -> bool:
+    """Whether the cached plan of ``serializer_class`` has reads behind tests of the
+    context (:mod:`drf_autoprefetch.contextual`): the context spares them or not."""
+    plan = _static.get(serializer_class)
+    return plan is not None and contextual.asks(plan.conditions)
 
 
 def plan_for_queryset(
@@ -147,14 +156,16 @@ def plan_for_queryset(
         return _enforce(_reported(plan))
     names = provided_names(queryset)
     plan = check_unresolved(plan, names, known=known)
-    return _enforce(_reported(_spared(plan, names)))
+    tested = contextual.met(plan.conditions, context)  # the tests of the context met
+    return _enforce(_reported(_spared(plan, names, tested)))
 
 
-def _spared(plan: Plan, provided: Container[str]) -> Plan:
-    """``plan`` for a queryset providing ``provided``: see :meth:`Plan.spared_by`. Kept
-    per plan and names met (a queryset builds its rows alike request after request)."""
+def _spared(plan: Plan, provided: Container[str], tested: frozenset[str] = frozenset()) -> Plan:
+    """``plan`` for a queryset providing ``provided``, rendered with a context meeting
+    the conditions ``tested``: see :meth:`Plan.spared_by`. Kept per plan and names met
+    (a queryset builds its rows alike request after request)."""
     own = {name for name, _ in plan.annotation_items}  # the plan's own annotations
-    met = frozenset(name for name in plan.conditions if name in provided or name in own)
+    met = tested | {name for name in plan.conditions if name in provided or name in own}
     if not met or not plan.relations:
         return plan
     # Kept with the plan's first relation, for this very tuple of relations.

@@ -30,6 +30,7 @@ from rest_framework.serializers import BaseSerializer
 
 from drf_autoprefetch import conf
 from drf_autoprefetch.columns import Pruning, relation_field
+from drf_autoprefetch.contextual import is_condition, without_conditions
 from drf_autoprefetch.drafts import (
     Draft,
     Freezing,
@@ -38,6 +39,7 @@ from drf_autoprefetch.drafts import (
     find,
     fold_back_references,
     freeze_all,
+    guarded,
     leave_alone,
     splittable,
 )
@@ -185,7 +187,8 @@ class _Planner:
         self.left_alone: list[tuple[str, str | None, bool]] = []
         self.dynamic = False
         #: Inside a serializer that code builds (found by inference): a source naming
-        #: nothing is never an error there, whatever the field says.
+        #: nothing is never an error there, whatever the field says, and its tests of
+        #: the context are no conditions (it may have a context of its own).
         self.lenient = False
 
     def renders(self, walk: Walk) -> bool:
@@ -267,10 +270,11 @@ class _Planner:
         if found is None:
             return False
         for path, origin in found.paths.items():
-            unless = _below(draft.path, found.unless.get(path))
+            unless = self._conditions(draft, found.unless.get(path))
             self._load_inferred(draft, path, f"inferred from {origin}", unless)
-        for path, serializer_class in found.nested:
-            self._nested_inferred(draft, path, serializer_class, walk)
+        for path, serializer_class, guards in found.nested:
+            spares = self._conditions(draft, (guards,) if guards else None)
+            self._nested_inferred(draft, path, serializer_class, walk, spares)
         for mark in found.left_alone:
             where = "__".join(part for part in (draft.path, mark.path) if part)
             self.left_alone.append((where, mark.name, mark.many))
@@ -300,8 +304,22 @@ class _Planner:
             current.rows_read = True
             current.whole_row = True  # what the code reads of these rows is not known
 
-    def _nested_inferred(self, draft: Draft, path: str, serializer_class: type, walk: Walk) -> None:
-        """A serializer the code builds over related rows, planned below them."""
+    def _conditions(self, draft: Draft, unless: Conditions) -> Conditions:
+        """``unless``, read from ``draft``'s rows, from the root; without tests of the
+        context inside a serializer code builds (see :attr:`lenient`)."""
+        unless = _below(draft.path, unless)
+        return without_conditions(unless) if self.lenient else unless
+
+    def _nested_inferred(
+        self,
+        draft: Draft,
+        path: str,
+        serializer_class: type,
+        walk: Walk,
+        unless: Conditions = None,
+    ) -> None:
+        """A serializer the code builds over related rows, planned below them; behind
+        guards (``unless``), everything it reads is spared with them."""
         target: Draft | None = draft
         for name in path.split("__") if path else ():
             target = target.children.get(name) if target is not None else None
@@ -310,7 +328,8 @@ class _Planner:
         where = walk.enter(path.replace("__", ".")) if path else walk
         lenient, self.lenient = self.lenient, True
         try:
-            self.serializer(serializer_class(context={}), target, where)
+            with guarded(unless[0] if unless and len(unless) == 1 else frozenset()):
+                self.serializer(serializer_class(context={}), target, where)
         except Exception as exc:  # a serializer rendering what the code set on the rows
             self.warn(
                 walk,
@@ -739,10 +758,14 @@ def build_plan(
 
 
 def _below(path: str, unless: Conditions) -> Conditions:
-    """Conditions read from the rows at ``path`` (see :class:`Draft`), from the root."""
+    """Conditions read from the rows at ``path`` (see :class:`Draft`), from the root;
+    those of the context (:mod:`drf_autoprefetch.contextual`) are the same anywhere."""
     if not unless or not path:
         return unless
-    return tuple(frozenset(f"{path}__{name}" for name in each) for each in unless)
+    return tuple(
+        frozenset(name if is_condition(name) else f"{path}__{name}" for name in each)
+        for each in unless
+    )
 
 
 def split_paths(serializer_class: type, root: Draft) -> tuple[str | bool | None, frozenset[str]]:

@@ -10,9 +10,10 @@ import pytest
 from django.db import connection
 from django.db.models import Count, Prefetch
 from django.test.utils import CaptureQueriesContext
-from rest_framework import serializers
+from rest_framework import serializers, viewsets
+from rest_framework.test import APIRequestFactory
 
-from drf_autoprefetch import optimize, plan_for
+from drf_autoprefetch import AutoPrefetchMixin, optimize, plan_for
 from drf_autoprefetch.inference.reading import LOADED, ROWS, read_function
 from drf_autoprefetch.testing import assert_optimized
 from tests.testapp.models import Book, Comment, Person, Review
@@ -228,3 +229,191 @@ def test_merged_plans_keep_a_relation_one_of_them_reads_unguarded():
     assert merged.conditions == frozenset()
     assert merged.spared_by(frozenset({"review_total"})) is merged
     assert (guarded | guarded).conditions == frozenset({"review_total"})
+
+
+# ------------------------------------------------------------ tests of the context
+
+
+class ReviewerSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Person
+        fields = ["id", "name"]
+
+
+class ReviewBodySerializer(serializers.ModelSerializer):
+    reviewer = ReviewerSerializer()
+
+    class Meta:
+        model = Review
+        fields = ["id", "body", "reviewer"]
+
+
+class ExportBookSerializer(serializers.ModelSerializer):
+    """RDMO's exports: the nested rows only where the context asks for them."""
+
+    reviews = serializers.SerializerMethodField()
+    editor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Book
+        fields = ["id", "reviews", "editor"]
+
+    def get_reviews(self, book):
+        reviews = book.reviews.all()
+        if self.context.get("reviews"):
+            return ReviewBodySerializer(reviews, many=True, context=self.context).data
+        return [review.pk for review in reviews]
+
+    def get_editor(self, book):
+        if "brief" in self.context:
+            return book.editor_id
+        return book.editor.name if book.editor else None
+
+
+class EarlyExitSerializer(serializers.ModelSerializer):
+    chapters = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Book
+        fields = ["id", "chapters"]
+
+    def get_chapters(self, book):
+        if not self.context.get("with_chapters", True):
+            return None
+        return [chapter.title for chapter in book.chapters.all()]
+
+
+def rendered_with(serializer_class, queryset, context):
+    with CaptureQueriesContext(connection) as captured:
+        data = serializer_class(queryset, many=True, context=context).data
+    return json.dumps(data, sort_keys=True), len(captured)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("context", "reviewers", "editors"),
+    [
+        ({}, False, True),
+        ({"reviews": True}, True, True),
+        ({"brief": None}, False, False),
+        ({"reviews": 1, "brief": 1}, True, False),
+    ],
+)
+def test_reads_behind_a_test_of_the_context_load_where_the_context_asks_for_them(
+    world, context, reviewers, editors
+):
+    """RDMO's question exports ran more queries with the library than without it where
+    the context did not ask for the nested rows."""
+    expected, naive = rendered_with(ExportBookSerializer, Book.objects.all(), context)
+    optimized = optimize(Book.objects.all(), ExportBookSerializer, context=context)
+
+    data, count = rendered_with(ExportBookSerializer, optimized, context)
+
+    assert data == expected
+    assert count == 2 < naive  # books, reviews
+    (reviews,) = optimized._prefetch_related_lookups
+    assert bool(reviews.queryset.query.select_related) is reviewers
+    assert bool(optimized.query.select_related) is editors
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("context", "queries"), [({}, 2), ({"with_chapters": 0}, 1)])
+def test_an_early_return_on_the_context_spares_the_rest(world, context, queries):
+    expected, naive = rendered_with(EarlyExitSerializer, Book.objects.all(), context)
+
+    optimized = optimize(Book.objects.all(), EarlyExitSerializer, context=context)
+    data, count = rendered_with(EarlyExitSerializer, optimized, context)
+
+    assert data == expected
+    assert count == queries <= naive
+
+
+@pytest.mark.django_db
+def test_without_a_context_every_read_behind_a_test_of_it_is_planned(world):
+    """``optimize()`` given no context cannot tell how the test goes: all is loaded."""
+    queryset = optimize(Book.objects.all(), ExportBookSerializer)
+
+    paths = [lookup.prefetch_to for lookup in queryset._prefetch_related_lookups]
+    assert paths == ["reviews"]
+    inner = queryset._prefetch_related_lookups[0].queryset
+    assert inner.query.select_related == {"reviewer": {}}
+    assert queryset.query.select_related == {"editor": {}}
+
+
+def test_the_tests_of_the_context_are_the_plans_conditions():
+    from drf_autoprefetch import contextual
+
+    conditions = plan_for(ExportBookSerializer).conditions
+
+    assert contextual.met(conditions, {"reviews": True, "brief": None}) == {
+        contextual.condition("reviews", contextual.TRUTH, False, True),
+        contextual.condition("brief", contextual.PRESENCE, False, True),
+    }
+    assert contextual.met(conditions, {}) == {
+        contextual.condition("reviews", contextual.TRUTH, False, False),
+    }
+    assert contextual.met(conditions, None) == frozenset()
+
+
+class OwnContextReviewSerializer(serializers.ModelSerializer):
+    reviewer = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Review
+        fields = ["id", "reviewer"]
+
+    def get_reviewer(self, review):
+        if self.context.get("names"):
+            return review.reviewer.name
+        return review.reviewer_id
+
+
+class ListedBookSerializer(serializers.ModelSerializer):
+    reviews = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Book
+        fields = ["id", "reviews"]
+
+    def get_reviews(self, book):
+        context = {"names": True}  # a context of its own, not the view's
+        return OwnContextReviewSerializer(book.reviews.all(), many=True, context=context).data
+
+
+@pytest.mark.django_db
+def test_a_serializer_built_in_code_tests_a_context_of_its_own(world):
+    """The view's context says nothing of a serializer built with another one: its
+    reads behind tests of the context stay planned."""
+    expected, naive = rendered_with(ListedBookSerializer, Book.objects.all(), {})
+
+    optimized = optimize(Book.objects.all(), ListedBookSerializer, context={})
+    data, count = rendered_with(ListedBookSerializer, optimized, {})
+
+    assert data == expected
+    assert count == 2 < naive  # books, reviews with their reviewers
+
+
+class ExportViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+    queryset = Book.objects.all()
+    serializer_class = ExportBookSerializer
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        context["reviews"] = self.request.query_params.get("reviews") == "full"
+        return context
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("query", "reviewers"), [({}, False), ({"reviews": "full"}, True)])
+def test_the_view_plans_with_the_context_it_renders_with(world, query, reviewers):
+    plain = type("Plain", (ExportViewSet,), {"autoprefetch": False})
+    view = ExportViewSet.as_view({"get": "list"})
+    expected = plain.as_view({"get": "list"})(APIRequestFactory().get("/books/", query)).data
+
+    with CaptureQueriesContext(connection) as captured:
+        response = view(APIRequestFactory().get("/books/", query))
+
+    assert response.data == expected
+    assert len(captured) == 2
+    selected = captured[1]["sql"].split(" FROM ")[0]
+    assert ('"testapp_person"."id"' in selected) is reviewers

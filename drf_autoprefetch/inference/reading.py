@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from drf_autoprefetch import contextual
+
 __all__ = ["ROWS", "Access", "Reading", "function_node", "read_function", "renders_alone"]
 
 Path = tuple[str, ...]
@@ -126,6 +128,8 @@ class Nested:
 
     path: Path
     serializer: type
+    #: What spares it, as for :attr:`Access.unless`.
+    unless: frozenset[Path] = frozenset()
 
 
 @dataclass
@@ -205,6 +209,11 @@ def _plain_use(root: ast.AST, name: ast.Name) -> bool:
     return False
 
 
+def _text(node: ast.AST) -> str | None:
+    """The string a constant node holds, or ``None``."""
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
 def _read(function: Any, subject: int) -> Reading | None:
     node = function_node(function)
     if node is None:
@@ -213,7 +222,9 @@ def _read(function: Any, subject: int) -> Reading | None:
     if len(parameters) <= subject:
         return None
     namespace = getattr(function, "__globals__", {})
-    reader = _Reader(parameters[subject].arg, namespace.get)
+    # A method field's or a field's own code: the first parameter holds the context.
+    owner = parameters[0].arg if subject > 0 else None
+    reader = _Reader(parameters[subject].arg, namespace.get, owner)
     reader.block(node.body)
     return reader.reading
 
@@ -261,8 +272,13 @@ def _is_super(node: ast.AST) -> bool:
 class _Reader(ast.NodeVisitor):
     """Walks one function body, following names bound to chains from the subject."""
 
-    def __init__(self, subject: str, lookup: Callable[[str], Any]) -> None:
+    def __init__(
+        self, subject: str, lookup: Callable[[str], Any], owner: str | None = None
+    ) -> None:
         self.subject = subject
+        #: The parameter holding the serializer or field whose ``context`` tests are
+        #: conditions (:mod:`drf_autoprefetch.contextual`); ``None``: none is.
+        self.owner = owner
         self.aliases: dict[str, Path] = {subject: ()}
         self.lookup = lookup
         self.reading = Reading()
@@ -399,6 +415,63 @@ class _Reader(ast.NodeVisitor):
             return None if owner is None else ((*owner, LOADED, func.value.attr), True)
         return None
 
+    def context_guard(self, test: ast.AST) -> tuple[Path, Path] | None:
+        """What spares the code ``test`` lets run, and what spares the code run where it
+        is false, for a test of the context alone (``self.context.get("k")``,
+        ``self.context["k"]``, ``"k" in self.context``, negated or not): conditions of
+        :mod:`drf_autoprefetch.contextual`, each as a path of one name."""
+        negated = False
+        while isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            negated = not negated
+            test = test.operand
+        found = self._context_test(test)
+        if found is None:
+            return None
+        key, kind, default, inverted = found
+        runs_when = negated == inverted  # the test's outcome that runs the first branch
+        return (
+            (contextual.condition(key, kind, default, not runs_when),),
+            (contextual.condition(key, kind, default, runs_when),),
+        )
+
+    def _context_test(self, test: ast.AST) -> tuple[str, str, bool, bool] | None:
+        """``(key, kind, truth of a missing key, inverted)`` of a test of the context."""
+        if isinstance(test, ast.Compare) and len(test.ops) == 1:
+            operator, key = test.ops[0], test.left
+            if isinstance(operator, (ast.In, ast.NotIn)) and self._context(test.comparators[0]):
+                name = _text(key)
+                return (
+                    None
+                    if name is None
+                    else (name, contextual.PRESENCE, False, isinstance(operator, ast.NotIn))
+                )
+            return None
+        if isinstance(test, ast.Subscript) and self._context(test.value):
+            name = _text(test.slice)
+            return None if name is None else (name, contextual.TRUTH, False, False)
+        if not (isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute)):
+            return None
+        arguments = test.args
+        if test.func.attr != "get" or test.keywords or not 1 <= len(arguments) <= 2:
+            return None
+        if not self._context(test.func.value):
+            return None
+        name = _text(arguments[0])
+        default = arguments[1] if len(arguments) == 2 else ast.Constant(None)
+        if name is None or not isinstance(default, ast.Constant):
+            return None
+        return name, contextual.TRUTH, bool(default.value), False
+
+    def _context(self, node: ast.AST) -> bool:
+        """Whether ``node`` is ``<owner>.context``."""
+        return (
+            self.owner is not None
+            and isinstance(node, ast.Attribute)
+            and node.attr == "context"
+            and isinstance(node.value, ast.Name)
+            and node.value.id == self.owner
+        )
+
     def _behind(self, condition: Path | None, nodes: Sequence[ast.AST]) -> None:
         """Visit ``nodes``, run only where the rows do not provide ``condition``."""
         if condition is None:
@@ -418,6 +491,10 @@ class _Reader(ast.NodeVisitor):
         for index, statement in enumerate(statements):
             self.visit(statement)
             if isinstance(statement, ast.If) and not statement.orelse and _exits(statement.body):
+                tested = self.context_guard(statement.test)
+                if tested is not None:  # the rest runs where the test is false
+                    self._behind(tested[1], statements[index + 1 :])
+                    return
                 found = self.guard(statement.test)
                 if found is not None and found[1]:
                     self._behind(found[0], statements[index + 1 :])
@@ -433,6 +510,11 @@ class _Reader(ast.NodeVisitor):
         """An ``if`` (or a conditional expression): a branch behind a guard reads only
         for rows that lack what it asks about."""
         self.visit(test)
+        tested = self.context_guard(test)
+        if tested is not None:
+            self._behind(tested[0], body)
+            self._behind(tested[1], orelse)
+            return
         found = self.guard(test)
         if found is None:
             self.block(body)
@@ -658,7 +740,8 @@ class _Reader(ast.NodeVisitor):
             self._arguments(node, f"{name}()")
             return True
         self.record(path, "rows")
-        self.reading.nested.append(Nested(tuple(name for name in path if name != ROWS), found))
+        rows = tuple(name for name in path if name != ROWS)
+        self.reading.nested.append(Nested(rows, found, self.unless))
         for keyword in node.keywords:
             self.visit(keyword.value)
         return True

@@ -9,11 +9,13 @@ follows its model's ``__str__``. Only loads are inferred, never annotations or f
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db.models import Model
 
+from drf_autoprefetch import contextual
 from drf_autoprefetch.inference.reading import (
     DEFEATING,
     LOADED,
@@ -73,8 +75,9 @@ class Inferred:
     #: of names a guard asks about, see :class:`~drf_autoprefetch.inference.reading.Access`);
     #: ``None`` where some read is made whatever the rows provide.
     unless: dict[str, Conditions] = field(default_factory=dict)
-    #: Serializer classes the code builds over the rows of a lookup path.
-    nested: list[tuple[str, type]] = field(default_factory=list)
+    #: Serializer classes the code builds over the rows of a lookup path, with what
+    #: spares them (as for ``unless``; empty: nothing does).
+    nested: list[tuple[str, type, frozenset[str]]] = field(default_factory=list)
     #: What stays unoptimized and why; empty when the code is fully understood.
     problems: list[str] = field(default_factory=list)
     #: For some problems, the ``@hints(...)`` line that would plan what they read.
@@ -131,7 +134,9 @@ def _resolve_reading(model: type[Model], reading: Reading, result: Inferred, ste
     for nested in reading.nested:
         relation = _relation_path(model, nested.path)
         if relation is not None:
-            result.nested.append(("__".join(step.prefix + relation), nested.serializer))
+            unless = _guards(model, nested.unless, step)
+            through = "__".join(step.prefix + relation)
+            result.nested.append((through, nested.serializer, unless))
 
 
 def _resolve_defeated(model: type[Model], reading: Reading, result: Inferred, step: _Step) -> None:
@@ -196,8 +201,7 @@ def _leave_alone(
 
 def _resolve(model: type[Model], access: Access, result: Inferred, step: _Step) -> None:
     if access.unless:
-        guards = (_guard(model, path, step.prefix) for path in access.unless)
-        step = replace(step, unless=step.unless | {each for each in guards if each})
+        step = replace(step, unless=_guards(model, access.unless, step))
     current: type[Model] | None = model
     walked: Path = ()
     names = access.path
@@ -264,10 +268,19 @@ def _framework_code(function: Any) -> bool:
     return str(getattr(function, "__module__", "")).startswith("django.")
 
 
+def _guards(model: type[Model], paths: Iterable[Path], step: _Step) -> frozenset[str]:
+    """What spares code behind the guards ``paths``, and behind those of ``step``."""
+    guards = (_guard(model, path, step.prefix) for path in paths)
+    return step.unless | {each for each in guards if each}
+
+
 def _guard(model: type[Model], path: Path, prefix: Path) -> str | None:
     """The lookup path a guard asks about (see ``_Reader.guard``): a relation it asks is
     loaded, or an attribute a view may set on the rows; ``None`` for an attribute the
-    model has (``hasattr(obj, "profile")`` asks whether a related row exists)."""
+    model has (``hasattr(obj, "profile")`` asks whether a related row exists). A test of
+    the context is its condition (:mod:`drf_autoprefetch.contextual`) as it is."""
+    if len(path) == 1 and contextual.is_condition(path[0]):
+        return path[0]
     names = tuple(name for name in path if name != ROWS)
     if LOADED in names:
         return "__".join((*prefix, *(name for name in names if name != LOADED)))
