@@ -235,12 +235,12 @@ class AutoPrefetchMixin:
         if has_static_plan(serializer_class):  # the same plan whatever it is built with
             if queryset is None or not tests_context(serializer_class):
                 return self._static_plan(serializer_class, queryset, known)
-            context = view.get_serializer_context()  # code reads behind tests of it
+            context = self._serializer_context()  # code reads behind tests of it
             return plan_for_queryset(serializer_class, queryset, context=context, known=known)
         kwargs = self.get_autoprefetch_kwargs()
         context = kwargs.pop("context", None)
         if context is None and needs_context(serializer_class, kwargs):
-            context = view.get_serializer_context()
+            context = self._serializer_context()
         if queryset is None:
             return plan_for(serializer_class, context=context, kwargs=kwargs)
         return plan_for_queryset(
@@ -278,15 +278,46 @@ class AutoPrefetchMixin:
             return {}
         stand_in = _StandIn(vars(self).get(_SERIALIZER) or view.get_serializer_class())
         vars(view)["get_serializer_class"] = lambda: stand_in
+        built: list[Any] = []
+        vars(view)["get_serializer_context"] = _recording(view.get_serializer_context, built)
+        kwargs: dict[str, Any] = {}
         try:
             view.get_serializer()
         except _Captured as captured:
-            return captured.kwargs
+            kwargs = captured.kwargs
         except Exception as exc:  # an override that needs what a plan cannot give
             logger.debug("%s.get_serializer(): %r", type(self).__name__, exc)
         finally:
             del vars(view)["get_serializer_class"]
-        return {}
+            del vars(view)["get_serializer_context"]
+        if built:
+            self._reuse_context(built[-1])
+        return kwargs
+
+    def _serializer_context(self) -> Any:
+        """``get_serializer_context()``, which the serializer this request builds next
+        gets too (see :meth:`_reuse_context`)."""
+        view: Any = self
+        context = view.get_serializer_context()
+        self._reuse_context(context)
+        return context
+
+    def _reuse_context(self, context: Any) -> None:
+        """Have the next ``get_serializer_context()`` of this request return ``context``,
+        which planning has just built, instead of building it again: a project's may run
+        a query (pretalx's reads the questions the user may see). Only where nothing of
+        the project's runs before the serializer is built (:meth:`_lists_plainly`):
+        elsewhere (a permission check, an action's code) may change what the context
+        holds."""
+        view: Any = self
+        if not self._lists_plainly():
+            return
+
+        def built_once() -> Any:
+            vars(view).pop("get_serializer_context", None)
+            return context
+
+        vars(view)["get_serializer_context"] = built_once
 
     def optimize_queryset(self, queryset: Any) -> Any:
         """``queryset`` with this view's plan applied (rows already read: onto them)."""
@@ -438,6 +469,13 @@ class AutoPrefetchMixin:
         request = getattr(view, "request", None)
         if getattr(request, "method", "GET") not in SAFE_METHODS:
             return False
+        return self._lists_plainly()
+
+    def _lists_plainly(self) -> bool:
+        """Whether DRF's own ``list()`` serves this request, with DRF's or django-filter's
+        filtering and a page-number or limit-offset paginator of DRF's: no code of the
+        project's reads the rows, nor runs between ``get_queryset()`` and the serializer."""
+        view: Any = self
         if not isinstance(view, ListModelMixin) or type(view).list is not ListModelMixin.list:
             return False  # a view of its own (a get() calling get_object(), say)
         if getattr(view, "action", "list") not in ("list", None):
@@ -569,6 +607,17 @@ def _overrides_get_serializer(view_class: type) -> bool:
             for klass in view_class.__mro__
         )
     return found
+
+
+def _recording(method: Callable[[], Any], built: list[Any]) -> Callable[[], Any]:
+    """``method`` (``get_serializer_context``), each result appended to ``built``."""
+
+    def recording() -> Any:
+        result = method()
+        built.append(result)
+        return result
+
+    return recording
 
 
 class _Captured(Exception):

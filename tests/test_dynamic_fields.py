@@ -761,26 +761,89 @@ class GivenContextViewSet(ContextQueryingViewSet):
         return {"context": {"request": self.request}}
 
 
+class FieldsOverrideViewSet(ContextQueryingViewSet):
+    """pretalx's submissions: ``get_serializer()`` passes the fields a query asks for."""
+
+    serializer_class = DocsBookSerializer
+
+    def get_serializer(self, *args, **kwargs):
+        kwargs["fields"] = ["id", "title", "authors"]
+        return super().get_serializer(*args, **kwargs)
+
+
+class OwnContextOverrideViewSet(FieldsOverrideViewSet):
+    """An override passing a context of its own: the serializer renders with it."""
+
+    def get_serializer(self, *args, **kwargs):
+        kwargs["context"] = {"request": self.request, "people": False}
+        return super().get_serializer(*args, **kwargs)
+
+
 @pytest.mark.parametrize(
     ("view_class", "expected_queries"),
     [
-        (ContextQueryingViewSet, 1 + 2),  # the context's query once more, to plan
+        (ContextQueryingViewSet, 1 + 1),  # the context's query, once; the books
         (GivenContextViewSet, 1 + 1),
+        (FieldsOverrideViewSet, 1 + 2),  # the context's, once; books, their authors
+        # DRF builds the view's context even so (``setdefault``): once, as without a plan.
+        (OwnContextOverrideViewSet, 1 + 2),
     ],
 )
-def test_a_context_that_queries_runs_once_more_unless_the_view_gives_one(
-    make_world, view_class, expected_queries
-):
+def test_a_context_that_queries_runs_once_as_drf_runs_it(make_world, view_class, expected_queries):
+    """pretalx's and Label Studio's views ran the context's query once more to plan."""
     make_world(2)
     view = view_class.as_view({"get": "list"})
     plain = type("Plain", (view_class,), {"autoprefetch": False}).as_view({"get": "list"})
-    expected = json.dumps(plain(APIRequestFactory().get("/")).data)
+    with CaptureQueriesContext(connection) as unoptimized:
+        expected = json.dumps(plain(APIRequestFactory().get("/")).data)
 
     with CaptureQueriesContext(connection) as captured:
         response = view(APIRequestFactory().get("/"))
 
     assert json.dumps(response.data) == expected
-    assert len(captured) == expected_queries
+    assert len(captured) == expected_queries <= len(unoptimized)
+
+
+class CheckedBookSerializer(serializers.ModelSerializer):
+    authors = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Book
+        fields = ["id", "authors"]
+
+    def get_authors(self, book):
+        if self.context.get("checked"):
+            return [author.name for author in book.authors.all()]
+        return None
+
+
+class CheckingViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+    """A permission check setting what the context holds, after ``get_queryset()``."""
+
+    queryset = Book.objects.all()
+    serializer_class = CheckedBookSerializer
+
+    def check_object_permissions(self, request, obj):
+        super().check_object_permissions(request, obj)
+        self.checked = True
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "checked": getattr(self, "checked", False)}
+
+
+def test_the_context_is_built_again_where_the_view_runs_code_before_rendering(make_world):
+    """The context built to plan is not the one a detail view renders with: its
+    permission check ran in between."""
+    make_world(2)
+    book = Book.objects.order_by("pk").first()
+    request = APIRequestFactory().get(f"/{book.pk}/")
+    plain = type("Plain", (CheckingViewSet,), {"autoprefetch": False}).as_view({"get": "retrieve"})
+    expected = plain(request, pk=book.pk).data
+
+    response = CheckingViewSet.as_view({"get": "retrieve"})(request, pk=book.pk)
+
+    assert response.data == expected
+    assert response.data["authors"] == [author.name for author in book.authors.all()]
 
 
 def test_a_context_that_queries_runs_once_more_only_until_the_plan_is_known(make_world):
