@@ -431,11 +431,12 @@ class AutoPrefetchMixin:
         return isinstance(view, _DETAIL_VIEWS) and not isinstance(view, ListModelMixin)
 
     def _renders_no_rows(self) -> bool:
-        """Whether this request renders nothing: the ``destroy`` action, or a ``DELETE``
-        answered by DRF's own ``DestroyModelMixin.destroy`` (an empty 204 response).
+        """Whether this request renders no row: the ``destroy`` and ``metadata``
+        (``OPTIONS``) actions, or a ``DELETE`` answered by DRF's own
+        ``DestroyModelMixin.destroy`` (an empty 204 response).
         """
         view: Any = self
-        if getattr(view, "action", None) == "destroy":
+        if getattr(view, "action", None) in ("destroy", "metadata"):
             return True
         method = getattr(getattr(view, "request", None), "method", None)
         destroy = getattr(type(view), "destroy", None)
@@ -514,9 +515,15 @@ class AutoPrefetchMixin:
         return settings.STRICT
 
     def get_serializer(self, *args: Any, **kwargs: Any) -> BaseSerializer[Any]:
-        serializer: BaseSerializer[Any] = super().get_serializer(  # type: ignore[misc]
-            *args, **kwargs
-        )
+        serializer: BaseSerializer[Any]
+        if "context" in kwargs and _drf_next(type(self), "get_serializer"):
+            # DRF's, without building a context it would drop: drf-spectacular asks a view
+            # overriding get_serializer() for its serializer with a context of its own,
+            # where a view's get_serializer_context() may need what only a request sets.
+            view: Any = self
+            serializer = view.get_serializer_class()(*args, **kwargs)
+        else:
+            serializer = super().get_serializer(*args, **kwargs)  # type: ignore[misc]
         renders = self._renders_only(args, kwargs) and not vars(self).get(_LEFT_ALONE)
         if renders and (self.get_autoprefetch_strict() or observe.active()):
             strict.enable(serializer)  # observed: tracks fields, records what it would refuse
@@ -568,6 +575,14 @@ class AutoPrefetchMixin:
 
 
 _updates: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+
+
+def _drf_next(view_class: type, name: str) -> bool:
+    """Whether the method ``name`` the mixin's own calls through ``super()`` in
+    ``view_class`` is DRF's."""
+    mro = view_class.__mro__
+    after = mro[mro.index(AutoPrefetchMixin) + 1 :]
+    return drf_own(next((klass for klass in after if name in vars(klass)), None))
 
 
 def _drf_update(view_class: type) -> bool:

@@ -1037,3 +1037,60 @@ def test_a_create_view_with_no_queryset_renders_the_saved_row(world):
     assert response.status_code == 201
     book = Book.objects.get(isbn="979-000001")
     assert response.data == WithTotalSerializer(book).data
+
+
+class ProjectPagesViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+    """RDMO's project pages: the context needs what ``initial()`` sets per request."""
+
+    queryset = Book.objects.all()
+    serializer_class = shapes.BookWithAuthorsSerializer
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        self.project = Book.objects.first()
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "catalog": self.project.title}
+
+
+def _schema(view_class):
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.openapi import AutoSchema
+    from rest_framework.routers import SimpleRouter
+
+    router = SimpleRouter()
+    router.register("pages", type("Schema", (view_class,), {"schema": AutoSchema()}), "page")
+    return SchemaGenerator(patterns=router.urls).get_schema(request=None, public=True)
+
+
+def test_drf_spectacular_describes_a_view_whose_context_needs_a_request():
+    """drf-spectacular asks a view overriding ``get_serializer()`` (the mixin does) for
+    its serializer, with a context of its own: DRF's ``get_serializer()`` then built the
+    view's context too, which failed, and the view's responses were left undescribed."""
+    expected = _schema(plain(ProjectPagesViewSet))
+
+    schema = _schema(ProjectPagesViewSet)
+
+    assert schema == expected
+    response = schema["paths"]["/pages/{id}/"]["get"]["responses"]["200"]
+    assert response["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/BookWithAuthors"
+    }
+
+
+def test_an_options_request_loads_no_plan(world, django_assert_num_queries):
+    """RDMO's integrations: DRF's metadata reads the row to check a PUT's permission."""
+
+    class Editable(AutoPrefetchMixin, viewsets.ModelViewSet):
+        queryset = Book.objects.all()
+        serializer_class = shapes.BookWithAuthorsSerializer
+
+    book = world.books[0]
+    request = APIRequestFactory().options(f"/books/{book.pk}/")
+    expected = plain(Editable).as_view({"get": "retrieve", "put": "update"})(request, pk=book.pk)
+
+    with django_assert_num_queries(1):
+        response = Editable.as_view({"get": "retrieve", "put": "update"})(request, pk=book.pk)
+
+    assert {**response.data, "name": "Plain Editable"} == expected.data
+    assert "PUT" in response.data["actions"]
