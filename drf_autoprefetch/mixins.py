@@ -495,16 +495,7 @@ class AutoPrefetchMixin:
         view: Any = self
         if getattr(getattr(view, "request", None), "method", "GET") not in SAFE_METHODS:
             return False
-        action = getattr(view, "action", None)
-        if action is None:  # a generic view: its handler calls list() or retrieve()
-            handler = defining_class(type(view), "get")
-            served = ("list", "retrieve")
-            return drf_own(handler) and all(
-                drf_own(defining_class(type(view), name) or handler)
-                for name in served
-                if hasattr(view, name)
-            )
-        return action in ("list", "retrieve") and drf_own(defining_class(type(view), action))
+        return _drf_renders(type(view), getattr(view, "action", None))
 
     def get_autoprefetch_strict(self) -> bool:
         """Whether this view serializes in strict mode: the attribute, else the setting."""
@@ -575,6 +566,25 @@ class AutoPrefetchMixin:
 
 
 _updates: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+
+
+#: View classes -> action (``None``: a generic view) -> whether DRF's own code serves it.
+_SERVED: weakref.WeakKeyDictionary[type, dict[str | None, bool]] = weakref.WeakKeyDictionary()
+
+
+def _drf_renders(view_class: type, action: str | None) -> bool:
+    """Whether DRF's own ``list()`` or ``retrieve()`` serves ``action`` of
+    ``view_class`` (for a generic view, DRF's ``get()`` calling them)."""
+    known = _SERVED.setdefault(view_class, {})
+    if action not in known:
+        if action is None:
+            handler = defining_class(view_class, "get")
+            served = [defining_class(view_class, name) for name in ("list", "retrieve")]
+            known[action] = drf_own(handler) and all(drf_own(each or handler) for each in served)
+        else:
+            owner = defining_class(view_class, action)
+            known[action] = action in ("list", "retrieve") and drf_own(owner)
+    return known[action]
 
 
 def _drf_next(view_class: type, name: str) -> bool:
