@@ -289,7 +289,7 @@ class AutoPrefetchMixin:
             logger.debug("%s.get_serializer(): %r", type(self).__name__, exc)
         finally:
             del vars(view)["get_serializer_class"]
-            del vars(view)["get_serializer_context"]
+            vars(view).pop("get_serializer_context", None)  # a kept context, used: gone too
         if built:
             self._reuse_context(built[-1])
         return kwargs
@@ -314,7 +314,8 @@ class AutoPrefetchMixin:
             return
 
         def built_once() -> Any:
-            vars(view).pop("get_serializer_context", None)
+            if vars(view).get("get_serializer_context") is built_once:
+                del vars(view)["get_serializer_context"]
             return context
 
         vars(view)["get_serializer_context"] = built_once

@@ -903,3 +903,24 @@ def test_fields_made_write_only_per_request_get_the_plan_of_each_request(make_wo
         assert [prefetch.prefetch_to for prefetch in plan.prefetches] == expected_prefetches
         assert data == expected
         assert len(captured) == expected_queries
+
+
+@pytest.mark.parametrize("view_class", [ContextQueryingViewSet, FieldsOverrideViewSet])
+def test_a_view_asking_for_its_queryset_twice_gets_its_context_built_once_more(
+    make_world, view_class
+):
+    """A list whose code asks for the queryset again before rendering: the context kept
+    for the serializer is handed over once, whichever call plans."""
+    make_world(2)
+    view = view_class(action_map={"get": "list"})
+    view.request = view.initialize_request(APIRequestFactory().get("/"))
+    view.action, view.format_kwarg, view.args, view.kwargs = "list", None, (), {}
+
+    first, second = view.get_queryset(), view.get_queryset()
+
+    assert list(first) == list(second)
+    with CaptureQueriesContext(connection) as captured:
+        context = view.get_serializer_context()
+        again = view.get_serializer_context()
+    assert context["people"] is again["people"] is True
+    assert len(captured) == 1  # the first is the one kept
