@@ -50,6 +50,8 @@ _DETAIL_VIEWS = (RetrieveModelMixin, UpdateModelMixin, DestroyModelMixin)
 
 #: Holds the serializer class while the outermost ``get_queryset()`` applies its plan.
 _SERIALIZER = "_autoprefetch_serializer_class"
+#: Set while the serializer planned for is one an ``@action``'s own code builds.
+_ACTION_BUILT = "_autoprefetch_action_built"
 #: Set on a view whose queryset was left unoptimized: strict mode has nothing to check.
 _LEFT_ALONE = "_autoprefetch_left_alone"
 
@@ -232,8 +234,10 @@ class AutoPrefetchMixin:
         view: Any = self
         serializer_class = vars(self).get(_SERIALIZER) or view.get_serializer_class()
         known = self._rows_known()
+        # An action's code builds its serializer with a context the view cannot tell.
+        told = not vars(self).get(_ACTION_BUILT)
         if has_static_plan(serializer_class):  # the same plan whatever it is built with
-            if queryset is None or not tests_context(serializer_class):
+            if queryset is None or not (told and tests_context(serializer_class)):
                 return self._static_plan(serializer_class, queryset, known)
             context = self._serializer_context()  # code reads behind tests of it
             return plan_for_queryset(serializer_class, queryset, context=context, known=known)
@@ -244,7 +248,7 @@ class AutoPrefetchMixin:
         if queryset is None:
             return plan_for(serializer_class, context=context, kwargs=kwargs)
         return plan_for_queryset(
-            serializer_class, queryset, context=context, kwargs=kwargs, known=known
+            serializer_class, queryset, context=context, kwargs=kwargs, known=known, told=told
         )
 
     @staticmethod
@@ -360,6 +364,7 @@ class AutoPrefetchMixin:
         if serializer_class is None or serializer_model(serializer_class) is None:
             return queryset  # e.g. an action whose serializer only reads input
         vars(self)[_SERIALIZER] = serializer_class  # asked once per get_queryset()
+        vars(self)[_ACTION_BUILT] = decided
         try:
             queryset = self.optimize_queryset(queryset)
         except ModelMismatch as exc:  # DRF renders rows having the fields it reads
@@ -373,7 +378,7 @@ class AutoPrefetchMixin:
             vars(self)[_LEFT_ALONE] = True
             return queryset
         finally:
-            del vars(self)[_SERIALIZER]
+            del vars(self)[_SERIALIZER], vars(self)[_ACTION_BUILT]
         if self.get_autoprefetch_strict():
             queryset = strict.fetch_strictly(queryset)
         return queryset

@@ -142,6 +142,7 @@ def plan_for_queryset(
     context: Mapping[str, Any] | None = None,
     kwargs: Mapping[str, Any] | None = None,
     known: bool = True,
+    told: bool = True,
 ) -> Plan:
     """:func:`plan_for`, where root fields may read annotations ``queryset`` already has.
 
@@ -149,14 +150,16 @@ def plan_for_queryset(
     book_count=...)`` names nothing on the model; it is fine when the queryset the
     plan is applied to provides it. ``known=False`` says the rows rendered may carry
     more than ``queryset`` does (a view's own code sets attributes on them): such a
-    name is then a warning, not an error.
+    name is then a warning, not an error. ``told=False`` says ``context`` is not the one
+    the rows render with (an action's code builds the serializer with its own): reads
+    behind tests of the context are then all planned.
     """
     plan = _resolved(serializer_class, context, kwargs)
     if not (plan.unresolved or plan.conditions):
         return _enforce(_reported(plan))
     names = provided_names(queryset)
     plan = check_unresolved(plan, names, known=known)
-    tested = contextual.met(plan.conditions, context)  # the tests of the context met
+    tested = contextual.met(plan.conditions, context if told else None)
     return _enforce(_reported(_spared(plan, names, tested)))
 
 

@@ -48,6 +48,7 @@ from drf_autoprefetch.hinted import apply_hints
 from drf_autoprefetch.hinting import Hints, get_hints
 from drf_autoprefetch.inference import infer
 from drf_autoprefetch.inference.reading import renders_alone
+from drf_autoprefetch.inference.resolving import NestedIn
 from drf_autoprefetch.inference.resolving import code_of as _code_of
 from drf_autoprefetch.modelinfo import (
     close_names,
@@ -187,9 +188,11 @@ class _Planner:
         self.left_alone: list[tuple[str, str | None, bool]] = []
         self.dynamic = False
         #: Inside a serializer that code builds (found by inference): a source naming
-        #: nothing is never an error there, whatever the field says, and its tests of
-        #: the context are no conditions (it may have a context of its own).
+        #: nothing is never an error there, whatever the field says.
         self.lenient = False
+        #: Inside a serializer that code builds with a context of its own: its tests of
+        #: the context are no conditions (:mod:`drf_autoprefetch.contextual`).
+        self.own_context = False
 
     def renders(self, walk: Walk) -> bool:
         """Whether the field at ``walk`` is rendered (in the selection, if any)."""
@@ -272,9 +275,8 @@ class _Planner:
         for path, origin in found.paths.items():
             unless = self._conditions(draft, found.unless.get(path))
             self._load_inferred(draft, path, f"inferred from {origin}", unless)
-        for path, serializer_class, guards in found.nested:
-            spares = self._conditions(draft, (guards,) if guards else None)
-            self._nested_inferred(draft, path, serializer_class, walk, spares)
+        for nested in found.nested:
+            self._nested_inferred(draft, nested, walk)
         for mark in found.left_alone:
             where = "__".join(part for part in (draft.path, mark.path) if part)
             self.left_alone.append((where, mark.name, mark.many))
@@ -306,38 +308,34 @@ class _Planner:
 
     def _conditions(self, draft: Draft, unless: Conditions) -> Conditions:
         """``unless``, read from ``draft``'s rows, from the root; without tests of the
-        context inside a serializer code builds (see :attr:`lenient`)."""
+        context inside a serializer code builds with a context of its own."""
         unless = _below(draft.path, unless)
-        return without_conditions(unless) if self.lenient else unless
+        return without_conditions(unless) if self.own_context else unless
 
-    def _nested_inferred(
-        self,
-        draft: Draft,
-        path: str,
-        serializer_class: type,
-        walk: Walk,
-        unless: Conditions = None,
-    ) -> None:
+    def _nested_inferred(self, draft: Draft, nested: NestedIn, walk: Walk) -> None:
         """A serializer the code builds over related rows, planned below them; behind
-        guards (``unless``), everything it reads is spared with them."""
+        guards, everything it reads is spared with them."""
         target: Draft | None = draft
-        for name in path.split("__") if path else ():
+        for name in nested.path.split("__") if nested.path else ():
             target = target.children.get(name) if target is not None else None
         if target is None:
             return  # rows not loaded for it (read through a member): nothing to plan below
-        where = walk.enter(path.replace("__", ".")) if path else walk
+        spares = self._conditions(draft, (nested.unless,) if nested.unless else None)
+        where = walk.enter(nested.path.replace("__", ".")) if nested.path else walk
         lenient, self.lenient = self.lenient, True
+        own_context = self.own_context
+        self.own_context = own_context or not nested.same_context
         try:
-            with guarded(unless[0] if unless and len(unless) == 1 else frozenset()):
-                self.serializer(serializer_class(context={}), target, where)
+            with guarded(spares[0] if spares else frozenset()):
+                self.serializer(nested.serializer(context={}), target, where)
         except Exception as exc:  # a serializer rendering what the code set on the rows
             self.warn(
                 walk,
-                f"{serializer_class.__name__}, built in code, is not planned: "
+                f"{nested.serializer.__name__}, built in code, is not planned: "
                 f"{type(exc).__name__}: {exc}",
             )
         finally:
-            self.lenient = lenient
+            self.lenient, self.own_context = lenient, own_context
 
     def plain(self, field: Any, draft: Draft, walk: Walk) -> None:
         if not field.source_attrs:

@@ -11,6 +11,8 @@ from django.db import connection
 from django.db.models import Count, Prefetch
 from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 
 from drf_autoprefetch import AutoPrefetchMixin, optimize, plan_for
@@ -417,3 +419,70 @@ def test_the_view_plans_with_the_context_it_renders_with(world, query, reviewers
     assert len(captured) == 2
     selected = captured[1]["sql"].split(" FROM ")[0]
     assert ('"testapp_person"."id"' in selected) is reviewers
+
+
+class FlaggedReviewSerializer(serializers.ModelSerializer):
+    reviewer = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Review
+        fields = ["id", "reviewer"]
+
+    def get_reviewer(self, review):
+        if self.context.get("names"):
+            return review.reviewer.name
+        return review.reviewer_id
+
+
+class SharedContextBookSerializer(serializers.ModelSerializer):
+    """RDMO's exports: each level built in code, handed the context it got."""
+
+    reviews = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Book
+        fields = ["id", "reviews"]
+
+    def get_reviews(self, book):
+        return FlaggedReviewSerializer(book.reviews.all(), many=True, context=self.context).data
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("context", "reviewers"), [({}, False), ({"names": 1}, True)])
+def test_a_serializer_built_in_code_with_the_same_context_tests_it_too(world, context, reviewers):
+    expected, naive = rendered_with(SharedContextBookSerializer, Book.objects.all(), context)
+    optimized = optimize(Book.objects.all(), SharedContextBookSerializer, context=context)
+
+    data, count = rendered_with(SharedContextBookSerializer, optimized, context)
+
+    assert data == expected
+    assert count == 2 < naive
+    (reviews,) = optimized._prefetch_related_lookups
+    assert bool(reviews.queryset.query.select_related) is reviewers
+
+
+class ExportActionViewSet(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+    """RDMO's export actions: the action builds the serializer with a context of its
+    own, from the request's query parameters, which the view's context does not hold."""
+
+    queryset = Book.objects.all()
+    serializer_class = HasReviewsSerializer
+
+    @action(detail=False)
+    def export(self, request):
+        rows = self.filter_queryset(self.get_queryset())
+        context = {"reviews": request.query_params.get("full") == "1"}
+        return Response(ExportBookSerializer(rows, many=True, context=context).data)
+
+
+@pytest.mark.django_db
+def test_an_action_building_its_serializer_with_its_own_context_plans_every_branch(world):
+    plain = type("Plain", (ExportActionViewSet,), {"autoprefetch": False})
+    request = APIRequestFactory().get("/books/export/", {"full": "1"})
+    expected = plain.as_view({"get": "export"})(request).data
+
+    with CaptureQueriesContext(connection) as captured:
+        response = ExportActionViewSet.as_view({"get": "export"})(request)
+
+    assert response.data == expected
+    assert len(captured) == 2  # books with their editors, reviews with their reviewers

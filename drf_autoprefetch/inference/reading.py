@@ -130,6 +130,8 @@ class Nested:
     serializer: type
     #: What spares it, as for :attr:`Access.unless`.
     unless: frozenset[Path] = frozenset()
+    #: Built with the context of the code building it (``context=self.context``).
+    same_context: bool = False
 
 
 @dataclass
@@ -741,7 +743,8 @@ class _Reader(ast.NodeVisitor):
             return True
         self.record(path, "rows")
         rows = tuple(name for name in path if name != ROWS)
-        self.reading.nested.append(Nested(rows, found, self.unless))
+        same = any(each.arg == "context" and self._context(each.value) for each in node.keywords)
+        self.reading.nested.append(Nested(rows, found, self.unless, same))
         for keyword in node.keywords:
             self.visit(keyword.value)
         return True

@@ -65,6 +65,18 @@ class LeftAlone:
     many: bool
 
 
+@dataclass(frozen=True)
+class NestedIn:
+    """A serializer class some code builds over the rows of a lookup path."""
+
+    path: str
+    serializer: type
+    #: What spares it (as for :attr:`Inferred.unless`; empty: nothing does).
+    unless: frozenset[str]
+    #: Built with the context of the code building it (``context=self.context``).
+    same_context: bool
+
+
 @dataclass
 class Inferred:
     """Relations one piece of code reads, with where each was inferred from."""
@@ -75,9 +87,8 @@ class Inferred:
     #: of names a guard asks about, see :class:`~drf_autoprefetch.inference.reading.Access`);
     #: ``None`` where some read is made whatever the rows provide.
     unless: dict[str, Conditions] = field(default_factory=dict)
-    #: Serializer classes the code builds over the rows of a lookup path, with what
-    #: spares them (as for ``unless``; empty: nothing does).
-    nested: list[tuple[str, type, frozenset[str]]] = field(default_factory=list)
+    #: Serializer classes the code builds over the rows of a lookup path.
+    nested: list[NestedIn] = field(default_factory=list)
     #: What stays unoptimized and why; empty when the code is fully understood.
     problems: list[str] = field(default_factory=list)
     #: For some problems, the ``@hints(...)`` line that would plan what they read.
@@ -136,7 +147,7 @@ def _resolve_reading(model: type[Model], reading: Reading, result: Inferred, ste
         if relation is not None:
             unless = _guards(model, nested.unless, step)
             through = "__".join(step.prefix + relation)
-            result.nested.append((through, nested.serializer, unless))
+            result.nested.append(NestedIn(through, nested.serializer, unless, nested.same_context))
 
 
 def _resolve_defeated(model: type[Model], reading: Reading, result: Inferred, step: _Step) -> None:
