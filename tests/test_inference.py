@@ -1079,3 +1079,50 @@ def test_a_serializer_rendering_through_its_fields_keeps_them_planned():
             return {**data, "shown": True}
 
     assert [relation.attr for relation in plan_for(Through).relations] == ["reviews"]
+
+
+class CrateCountsSerializer(serializers.ModelSerializer):
+    seals = serializers.SerializerMethodField()
+    stickers = serializers.SerializerMethodField()
+
+    class Meta:
+        from tests.testapp.models import Crate
+
+        model = Crate
+        fields = ["id", "seals", "stickers"]
+
+    def get_seals(self, crate):
+        return crate.seals.count()
+
+    def get_stickers(self, crate):
+        return crate.stickers.exists()
+
+
+def test_counting_rows_whose_building_reads_a_relation_stays_a_count():
+    """Modoboa's domains count their mailboxes, each of which reads its domain as it is
+    built: prefetched, every mailbox cost a query where the count cost one per domain.
+    Rows whose building reads only columns (stickers) are still prefetched."""
+    plan = plan_for(CrateCountsSerializer)
+
+    assert [relation.attr for relation in plan.relations] == ["stickers"]
+
+
+@pytest.mark.django_db
+def test_a_count_of_costly_rows_runs_the_queries_it_runs_without_a_plan():
+    from tests.testapp.models import Crate, Seal, Sticker
+
+    for number in range(3):
+        crate = Crate.objects.create(name=f"Crate {number}")
+        for code in "abc":
+            Seal.objects.create(crate=crate, code=code)
+            Sticker.objects.create(crate=crate, text=code)
+    with CaptureQueriesContext(connection) as plain:
+        expected = CrateCountsSerializer(Crate.objects.all(), many=True).data
+
+    with CaptureQueriesContext(connection) as captured:
+        data = CrateCountsSerializer(
+            optimize(Crate.objects.all(), CrateCountsSerializer), many=True
+        ).data
+
+    assert data == expected
+    assert len(captured) == 1 + 3 + 1 < len(plain)  # crates, their seals' counts, stickers

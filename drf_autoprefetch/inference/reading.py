@@ -110,8 +110,9 @@ class Access:
 
     ``how`` is ``"value"`` (the attribute is read), ``"text"`` (rendered as text: the
     target's ``__str__`` runs), ``"call"`` (the last name is a method called on the object
-    before it) or ``"rows"`` (the rows of a to-many relation, through ``.all()``,
-    ``.count()``, ``.exists()`` or iteration).
+    before it), ``"count"`` (the rows of a to-many relation counted, or asked whether
+    there are any: ``.count()``, ``.exists()``) or ``"rows"`` (the rows of a to-many
+    relation, through ``.all()`` or iteration).
     """
 
     path: Path
@@ -665,7 +666,7 @@ class _Reader(ast.NodeVisitor):
             self._arguments(node, f"{ast.unparse(func)}()", skip=1)
             return
         if method in SERVED and not node.args:
-            self.record(path, "rows")
+            self.record(path, "rows" if method == "all" else "count")
         elif method in DEFEATING:
             self.reading.defeated.append((path, method, _arguments_source(node)))
         else:

@@ -9,6 +9,7 @@ follows its model's ``__str__``. Only loads are inferred, never annotations or f
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -227,6 +228,8 @@ def _resolve(model: type[Model], access: Access, result: Inferred, step: _Step) 
                 return  # a column: nothing to load
             if attr.kind is Kind.PREFETCH and not _rows_read(names[index + 1 :], access.how):
                 return  # the manager itself (``obj.items.model``): no row is read
+            if access.how == "count" and index == len(names) - 1 and _loads_costly(attr.model):
+                return  # one COUNT per row, where each prefetched row would cost queries
             walked = (*walked, name)
             result.load(step.prefix + walked, step.origin, step.unless)
             current = attr.model
@@ -279,6 +282,45 @@ def _framework_code(function: Any) -> bool:
     return str(getattr(function, "__module__", "")).startswith("django.")
 
 
+#: Model classes -> whether building an instance from a row may run queries.
+_costly: weakref.WeakKeyDictionary[type, bool] = weakref.WeakKeyDictionary()
+
+#: Methods of a model that run as an instance is built from a row.
+_LOADING = ("__init__", "from_db")
+
+
+def _loads_costly(model: type[Model] | None) -> bool:
+    """Whether building an instance of ``model`` from a row may run queries: its own
+    ``__init__`` or ``from_db()`` reads a relation (Modoboa's mailboxes read their
+    domain), or cannot be read, or it has a ``__getattr__``. Prefetching such rows only to
+    count them would cost queries per row where the code's ``COUNT`` costs one."""
+    if model is None:
+        return False
+    if model not in _costly:
+        _costly[model] = any(_loading_reads(model, klass) for klass in model.__mro__)
+    return _costly[model]
+
+
+def _loading_reads(model: type[Model], klass: type) -> bool:
+    if klass.__module__.startswith("django.") or klass is object:
+        return False
+    if "__getattr__" in vars(klass):
+        return True
+    for name in _LOADING:
+        function = code_of(vars(klass).get(name))
+        if function is None:
+            continue
+        reading = read_function(function, 0)
+        if reading is None:
+            return True
+        found = Inferred()
+        owner = f"{klass.__name__}.{name}"
+        _resolve_reading(model, reading, found, _Step(owner, owner))
+        if found.paths or found.problems:
+            return True
+    return False
+
+
 def _guards(model: type[Model], paths: Iterable[Path], step: _Step) -> frozenset[str]:
     """What spares code behind the guards ``paths``, and behind those of ``step``."""
     guards = (_guard(model, path, step.prefix) for path in paths)
@@ -310,7 +352,7 @@ def _guard(model: type[Model], path: Path, prefix: Path) -> str | None:
 def _rows_read(rest: Path, how: str) -> bool:
     """Whether a to-many relation followed by ``rest`` in a chain has its rows read."""
     if not rest:
-        return how == "rows"
+        return how in ("rows", "count")
     return rest[0] == ROWS
 
 

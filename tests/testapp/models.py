@@ -697,6 +697,27 @@ class CrateItem(models.Model):
         return f"{self.crate_id}/{self.number}"
 
 
+class Seal(models.Model):
+    """Modoboa's mailboxes: each instance reads its parent as it is built from a row."""
+
+    crate = models.ForeignKey(Crate, models.CASCADE, related_name="seals")
+    code = models.CharField(max_length=20)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.old_label = self.label if self.crate_id else ""
+
+    def __str__(self):
+        return self.code
+
+    @property
+    def label(self):
+        return f"{self.crate.name}/{self.code}"
+
+
 class Sticker(models.Model):
     """Keeps its status as loaded, to notice changes: code reading a column as each row
     is built."""
