@@ -6,7 +6,7 @@ import functools
 import inspect
 import logging
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 from django.db.models import Model, QuerySet
@@ -243,6 +243,8 @@ class AutoPrefetchMixin:
             return plan_for_queryset(serializer_class, queryset, context=context, known=known)
         kwargs = self.get_autoprefetch_kwargs()
         context = kwargs.pop("context", None)
+        if isinstance(context, _LazyContext):  # the view's: built if the override read it
+            context = context.built
         if context is None and needs_context(serializer_class, kwargs):
             context = self._serializer_context()
         if queryset is None:
@@ -282,8 +284,10 @@ class AutoPrefetchMixin:
             return {}
         stand_in = _StandIn(vars(self).get(_SERIALIZER) or view.get_serializer_class())
         vars(view)["get_serializer_class"] = lambda: stand_in
-        built: list[Any] = []
-        vars(view)["get_serializer_context"] = _recording(view.get_serializer_context, built)
+        # Built only if read: DRF's get_serializer() builds the context for the stand-in.
+        kept = vars(view).get("get_serializer_context")  # one kept for the serializer
+        lazy = _LazyContext(view.get_serializer_context)
+        vars(view)["get_serializer_context"] = lambda: lazy
         kwargs: dict[str, Any] = {}
         try:
             view.get_serializer()
@@ -293,9 +297,11 @@ class AutoPrefetchMixin:
             logger.debug("%s.get_serializer(): %r", type(self).__name__, exc)
         finally:
             del vars(view)["get_serializer_class"]
-            vars(view).pop("get_serializer_context", None)  # a kept context, used: gone too
-        if built:
-            self._reuse_context(built[-1])
+            del vars(view)["get_serializer_context"]
+        if lazy.built is not None:  # the override read it
+            self._reuse_context(lazy.built)
+        elif kept is not None:
+            vars(view)["get_serializer_context"] = kept
         return kwargs
 
     def _serializer_context(self) -> Any:
@@ -640,15 +646,34 @@ def _overrides_get_serializer(view_class: type) -> bool:
     return found
 
 
-def _recording(method: Callable[[], Any], built: list[Any]) -> Callable[[], Any]:
-    """``method`` (``get_serializer_context``), each result appended to ``built``."""
+class _LazyContext(MutableMapping[str, Any]):
+    """The view's serializer context while the mixin reads the arguments of an overridden
+    ``get_serializer()``: built by ``build`` (``get_serializer_context``) when first read,
+    if ever, so that a context that runs a query runs it only where planning needs it."""
 
-    def recording() -> Any:
-        result = method()
-        built.append(result)
-        return result
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self.built: Any = None
 
-    return recording
+    def _context(self) -> Any:
+        if self.built is None:
+            self.built = self._build()
+        return self.built
+
+    def __getitem__(self, key: str) -> Any:
+        return self._context()[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._context()[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._context()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._context())
+
+    def __len__(self) -> int:
+        return len(self._context())
 
 
 class _Captured(Exception):

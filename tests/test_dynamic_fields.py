@@ -18,7 +18,10 @@ from django.db import connection
 from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 
 from drf_autoprefetch import (
@@ -924,3 +927,42 @@ def test_a_view_asking_for_its_queryset_twice_gets_its_context_built_once_more(
         again = view.get_serializer_context()
     assert context["people"] is again["people"] is True
     assert len(captured) == 1  # the first is the one kept
+
+
+class ReadsTheQueryset(BasePermission):
+    """NetBox's token permissions: the model of the view's queryset, from get_queryset()."""
+
+    def has_permission(self, request, view):
+        return view.get_queryset().model is Book
+
+
+class TracingViewSet(FieldsOverrideViewSet):
+    permission_classes = [ReadsTheQueryset]
+
+    @action(detail=True)
+    def trace(self, request, pk=None):
+        """NetBox's cable traces: code of its own reads the row from the class-level
+        queryset, and builds no serializer of the view's."""
+        return Response(_traced(self, pk))
+
+
+def _traced(view, pk):
+    return {"title": view.queryset.get(pk=pk).title}
+
+
+def test_a_view_planned_before_builds_no_context_to_read_its_serializers_arguments(make_world):
+    """NetBox's traces built the view's context (a query) to read ``get_serializer()``'s
+    arguments on every request, where DRF builds none."""
+    make_world(2)
+    book = Book.objects.order_by("pk").first()
+    view = TracingViewSet.as_view({"get": "trace"})
+    plain = type("Plain", (TracingViewSet,), {"autoprefetch": False}).as_view({"get": "trace"})
+    request = APIRequestFactory().get(f"/{book.pk}/trace/")
+    expected = plain(request, pk=book.pk).data
+    view(request, pk=book.pk)  # plans
+
+    with CaptureQueriesContext(connection) as captured:
+        response = view(request, pk=book.pk)
+
+    assert response.data == expected
+    assert len(captured) == 1  # the book, as without the mixin
