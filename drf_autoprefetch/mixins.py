@@ -33,6 +33,7 @@ from drf_autoprefetch.planner import (
     plan_failed,
     plan_for,
     plan_for_queryset,
+    plan_for_row,
     tests_context,
 )
 from drf_autoprefetch.walk import serializer_model
@@ -549,6 +550,8 @@ class AutoPrefetchMixin:
         after the save).
         """
         plan = self._write_plan()
+        if plan is not None:
+            plan = plan_for_row(plan, instance)  # what the saved row holds spares reads
         if plan is None or not (plan.relations or plan.annotation_items):
             return instance
         try:

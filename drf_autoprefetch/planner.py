@@ -51,6 +51,7 @@ __all__ = [
     "plan_failed",
     "plan_for",
     "plan_for_queryset",
+    "plan_for_row",
     "tests_context",
 ]
 
@@ -179,6 +180,18 @@ def _spared(plan: Plan, provided: Container[str], tested: frozenset[str] = froze
         found = variants[key] = (plan.relations, plan.spared_by(met))
     spared: Plan = found[1]
     return spared
+
+
+def plan_for_row(plan: Plan, row: Any) -> Plan:
+    """``plan`` for rows in hand like ``row`` (a saved instance): reads behind guards
+    that what ``row`` carries spares (its attributes, the relations it holds) are left
+    out, as :func:`plan_for_queryset` leaves them out for a queryset providing them."""
+    if not plan.conditions:
+        return plan
+    state = getattr(row, "_state", None)
+    held = {*vars(row), *getattr(state, "fields_cache", ())}
+    held.update(getattr(row, "_prefetched_objects_cache", None) or ())
+    return _spared(plan, frozenset(held))
 
 
 #: The memo key of :func:`_spared` (no lookup path contains a space).

@@ -486,3 +486,45 @@ def test_an_action_building_its_serializer_with_its_own_context_plans_every_bran
 
     assert response.data == expected
     assert len(captured) == 2  # books with their editors, reviews with their reviewers
+
+
+class CountedBookSerializer(serializers.ModelSerializer):
+    review_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Book
+        fields = ["id", "title", "isbn", "category", "review_count"]
+
+    def get_review_count(self, book):
+        if hasattr(book, "review_total"):
+            return book.review_total
+        return book.reviews.count()
+
+
+class CountedBookViewSet(AutoPrefetchMixin, viewsets.ModelViewSet):
+    """Modoboa's accounts: the write sets what the guard asks about on the saved row."""
+
+    queryset = Book.objects.all()
+    serializer_class = CountedBookSerializer
+
+    def perform_create(self, serializer):
+        serializer.save().review_total = 0
+
+
+@pytest.mark.django_db
+def test_what_the_saved_row_carries_spares_the_reads_behind_a_guard(world):
+    category = Book.objects.first().category
+    data = {"title": "New", "isbn": "978-0-00-000000-1", "category": category.pk}
+    plain = type("Plain", (CountedBookViewSet,), {"autoprefetch": False})
+    with CaptureQueriesContext(connection) as unoptimized:
+        expected = plain.as_view({"post": "create"})(APIRequestFactory().post("/", data))
+    Book.objects.filter(isbn=data["isbn"]).delete()
+
+    with CaptureQueriesContext(connection) as captured:
+        response = CountedBookViewSet.as_view({"post": "create"})(
+            APIRequestFactory().post("/", data)
+        )
+
+    assert response.status_code == expected.status_code == 201
+    assert {**response.data, "id": None} == {**expected.data, "id": None}
+    assert len(captured) == len(unoptimized)
