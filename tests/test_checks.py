@@ -341,6 +341,20 @@ def test_a_view_rendering_rows_of_another_model_is_a_warning():
     ]
 
 
+def test_a_view_building_its_own_queryset_is_no_warning_whatever_its_class_queryset():
+    """pretix's auto check-in rules: a class-level queryset copied from another plugin,
+    of another model, and a get_queryset() returning the serializer's rows."""
+
+    class Rules(AutoPrefetchMixin, viewsets.ReadOnlyModelViewSet):
+        queryset = Person.objects.none()
+        serializer_class = shapes.BookTitleSerializer
+
+        def get_queryset(self):
+            return Book.objects.all()
+
+    assert check_views(view_targets(Rules)) == []
+
+
 def test_an_action_rendering_rows_of_its_own_is_no_warning():
     """Weblate's ``@action(serializer_class=AnnouncementSerializer)``: the view's
     queryset only finds the row the action acts on; what it renders is its own."""
