@@ -418,7 +418,8 @@ def test_the_view_plans_with_the_context_it_renders_with(world, query, reviewers
     assert response.data == expected
     assert len(captured) == 2
     selected = captured[1]["sql"].split(" FROM ")[0]
-    assert ('"testapp_person"."id"' in selected) is reviewers
+    person_id = f"{connection.ops.quote_name('testapp_person')}.{connection.ops.quote_name('id')}"
+    assert (person_id in selected) is reviewers
 
 
 class FlaggedReviewSerializer(serializers.ModelSerializer):
