@@ -357,7 +357,7 @@ def test_the_tests_of_the_context_are_the_plans_conditions():
     assert contextual.met(conditions, None) == frozenset()
 
 
-class OwnContextReviewSerializer(serializers.ModelSerializer):
+class NamedReviewerSerializer(serializers.ModelSerializer):
     reviewer = serializers.SerializerMethodField()
 
     class Meta:
@@ -379,7 +379,7 @@ class ListedBookSerializer(serializers.ModelSerializer):
 
     def get_reviews(self, book):
         context = {"names": True}  # a context of its own, not the view's
-        return OwnContextReviewSerializer(book.reviews.all(), many=True, context=context).data
+        return NamedReviewerSerializer(book.reviews.all(), many=True, context=context).data
 
 
 @pytest.mark.django_db
@@ -422,19 +422,6 @@ def test_the_view_plans_with_the_context_it_renders_with(world, query, reviewers
     assert (person_id in selected) is reviewers
 
 
-class FlaggedReviewSerializer(serializers.ModelSerializer):
-    reviewer = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Review
-        fields = ["id", "reviewer"]
-
-    def get_reviewer(self, review):
-        if self.context.get("names"):
-            return review.reviewer.name
-        return review.reviewer_id
-
-
 class SharedContextBookSerializer(serializers.ModelSerializer):
     """RDMO's exports: each level built in code, handed the context it got."""
 
@@ -445,7 +432,7 @@ class SharedContextBookSerializer(serializers.ModelSerializer):
         fields = ["id", "reviews"]
 
     def get_reviews(self, book):
-        return FlaggedReviewSerializer(book.reviews.all(), many=True, context=self.context).data
+        return NamedReviewerSerializer(book.reviews.all(), many=True, context=self.context).data
 
 
 @pytest.mark.django_db
