@@ -317,9 +317,9 @@ class AutoPrefetchMixin:
         """Have the next ``get_serializer_context()`` of this request return ``context``,
         which planning has just built, instead of building it again: a project's may run
         a query (pretalx's reads the questions the user may see). Only where nothing of
-        the project's runs before the serializer is built (:meth:`_lists_plainly`):
-        elsewhere (a permission check, an action's code) may change what the context
-        holds."""
+        the project's but a paginator runs before the serializer is built
+        (:meth:`_lists_plainly`): elsewhere (a permission check, an action's code, a
+        filter backend) may change what the context holds."""
         view: Any = self
         if not self._lists_plainly():
             return
@@ -483,21 +483,21 @@ class AutoPrefetchMixin:
         request = getattr(view, "request", None)
         if getattr(request, "method", "GET") not in SAFE_METHODS:
             return False
-        return self._lists_plainly()
+        if not self._lists_plainly():
+            return False
+        paginator = getattr(view, "paginator", None)
+        return paginator is None or _plain_paginator(paginator)
 
     def _lists_plainly(self) -> bool:
         """Whether DRF's own ``list()`` serves this request, with DRF's or django-filter's
-        filtering and a page-number or limit-offset paginator of DRF's: no code of the
-        project's reads the rows, nor runs between ``get_queryset()`` and the serializer."""
+        filtering: no code of the project's reads the rows but the paginator, nor runs
+        between ``get_queryset()`` and the serializer but the paginator."""
         view: Any = self
         if not isinstance(view, ListModelMixin) or type(view).list is not ListModelMixin.list:
             return False  # a view of its own (a get() calling get_object(), say)
         if getattr(view, "action", "list") not in ("list", None):
             return False  # an @action: its code may read any column of the rows
-        if not plain_filtering(type(view)):
-            return False  # code of the project's may read the rows while filtering
-        paginator = getattr(view, "paginator", None)
-        return paginator is None or _plain_paginator(paginator)
+        return plain_filtering(type(view))  # a backend of the project's may read rows
 
     def _rendered_only(self) -> bool:
         """Whether nothing but the serializer reads the rows this request loads: a safe

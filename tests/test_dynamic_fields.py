@@ -19,6 +19,7 @@ from django.db.models import Count
 from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -774,6 +775,19 @@ class FieldsOverrideViewSet(ContextQueryingViewSet):
         return super().get_serializer(*args, **kwargs)
 
 
+class OwnPagination(PageNumberPagination):
+    """pretalx's: DRF's page numbers, or limit and offset where both are given."""
+
+    page_size = 2
+
+    def paginate_queryset(self, queryset, request, view=None):
+        return super().paginate_queryset(queryset, request, view=view)
+
+
+class PagedContextViewSet(ContextQueryingViewSet):
+    pagination_class = OwnPagination
+
+
 class OwnContextOverrideViewSet(FieldsOverrideViewSet):
     """An override passing a context of its own: the serializer renders with it."""
 
@@ -786,6 +800,7 @@ class OwnContextOverrideViewSet(FieldsOverrideViewSet):
     ("view_class", "expected_queries"),
     [
         (ContextQueryingViewSet, 1 + 1),  # the context's query, once; the books
+        (PagedContextViewSet, 1 + 2),  # the context's, once; the count, the page
         (GivenContextViewSet, 1 + 1),
         (FieldsOverrideViewSet, 1 + 2),  # the context's, once; books, their authors
         # Books, their authors: DRF would build the view's context and drop it
