@@ -1126,3 +1126,18 @@ def test_a_count_of_costly_rows_runs_the_queries_it_runs_without_a_plan():
 
     assert data == expected
     assert len(captured) == 1 + 3 + 1 < len(plain)  # crates, their seals' counts, stickers
+
+
+def test_private_names_are_read_as_python_mangles_them():
+    from drf_autoprefetch.inference.reading import read_function
+
+    class Holder:
+        def name(self):
+            return self.__secret.title + self.__dunder__
+
+    reading = read_function(Holder.name, 0)
+
+    assert [access.path for access in reading.accesses] == [
+        ("_Holder__secret", "title"),
+        ("__dunder__",),
+    ]

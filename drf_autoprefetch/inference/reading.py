@@ -212,6 +212,26 @@ def _plain_use(root: ast.AST, name: ast.Name) -> bool:
     return False
 
 
+def _class_name(function: Any) -> str | None:
+    """The name of the class whose body defines ``function``, if one does."""
+    *outer, _ = str(getattr(function, "__qualname__", "")).split(".")
+    return outer[-1] if outer and outer[-1] != "<locals>" else None
+
+
+class _Mangler(ast.NodeTransformer):
+    """Private names as Python mangles them in a class body: ``self.__address`` in
+    ``Mailbox`` reads ``_Mailbox__address`` (Modoboa's mailboxes)."""
+
+    def __init__(self, class_name: str | None) -> None:
+        self.prefix = f"_{class_name.lstrip('_')}" if class_name and class_name.strip("_") else ""
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        if self.prefix and node.attr.startswith("__") and not node.attr.endswith("__"):
+            node.attr = f"{self.prefix}{node.attr}"
+        self.generic_visit(node)
+        return node
+
+
 def _text(node: ast.AST) -> str | None:
     """The string a constant node holds, or ``None``."""
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
@@ -221,6 +241,7 @@ def _read(function: Any, subject: int) -> Reading | None:
     node = function_node(function)
     if node is None:
         return None
+    _Mangler(_class_name(function)).visit(node)
     parameters = [*node.args.posonlyargs, *node.args.args]
     if len(parameters) <= subject:
         return None

@@ -715,7 +715,11 @@ class Seal(models.Model):
 
     @property
     def label(self):
-        return f"{self.crate.name}/{self.code}"
+        return self.__label(self.code)
+
+    def __label(self, code):
+        """A private method, as Modoboa's ``Mailbox.__full_address``: its name mangled."""
+        return f"{self.crate.name}/{code}"
 
 
 class Sticker(models.Model):
