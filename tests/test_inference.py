@@ -1141,3 +1141,32 @@ def test_private_names_are_read_as_python_mangles_them():
         ("_Holder__secret", "title"),
         ("__dunder__",),
     ]
+
+
+class HeldBookSerializer(serializers.ModelSerializer):
+    """Oscar's basket lines: the fields render the object the context holds for the row
+    (the line as the basket's offers priced it), not the row given."""
+
+    reviews = shapes.ReviewSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Book
+        fields = ["id", "title", "reviews"]
+
+    def to_representation(self, book):
+        held = next(each for each in self.context["held"] if each.pk == book.pk)
+        return super(HeldBookSerializer, self).to_representation(held)  # noqa: UP008 (Oscar's)
+
+
+@pytest.mark.django_db
+def test_declared_fields_rendering_another_object_than_the_row_are_not_planned(world):
+    plan = plan_for(HeldBookSerializer)
+
+    assert plan.relations == ()
+    held = list(Book.objects.prefetch_related("reviews__reviewer__address__city__country"))
+    expected = HeldBookSerializer(list(Book.objects.all()), many=True, context={"held": held})
+    with CaptureQueriesContext(connection) as captured:
+        optimized = optimize(Book.objects.all(), HeldBookSerializer, context={"held": held})
+        data = HeldBookSerializer(optimized, many=True, context={"held": held}).data
+    assert data == expected.data
+    assert len(captured) == 1  # the books; the reviews rendered are those held

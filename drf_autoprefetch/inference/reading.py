@@ -187,21 +187,46 @@ _PLAIN_SELF = frozenset({"context", "instance", "parent"})
 
 def renders_alone(function: Any) -> bool:
     """Whether ``function``, a serializer's own ``to_representation``, builds its answer
-    without the serializer's fields (Label Studio's filter groups): it calls no
-    ``super()``, reads no ``fields`` and nothing of ``self`` but its context, instance
-    and parent. Code that cannot be read is taken to use them."""
+    without rendering the serializer's fields over the object it is given (Label
+    Studio's filter groups): it reads no ``fields`` and nothing of ``self`` but its
+    context, instance and parent, and calls ``super()`` only to render another object
+    (``super().to_representation(line)``, Oscar's basket lines rendering the line their
+    basket holds). Code that cannot be read is taken to use them."""
     node = function_node(inspect.unwrap(function))
     if node is None or not node.args.args:
         return False
     me = node.args.args[0].arg
+    given = node.args.args[1].arg if len(node.args.args) > 1 else None
+    others = _super_renders_other(node, given)
     for each in ast.walk(node):
-        if _is_super(each):
+        if _is_super(each) and id(each) not in others:
             return False
         if isinstance(each, ast.Attribute) and each.attr in ("fields", "_readable_fields"):
             return False
-        if isinstance(each, ast.Name) and each.id == me and not _plain_use(node, each):
+        mine = isinstance(each, ast.Name) and each.id == me and id(each) not in others
+        if mine and not _plain_use(node, each):
             return False
     return True
+
+
+def _super_renders_other(node: ast.AST, given: str | None) -> set[int]:
+    """The ``super(...)`` calls of ``node``, and the names in them, that only render
+    another object than the one given (``super().to_representation(line)``)."""
+    found: set[int] = set()
+    for each in ast.walk(node):
+        if not (isinstance(each, ast.Call) and isinstance(each.func, ast.Attribute)):
+            continue
+        receiver = each.func.value
+        if each.func.attr != "to_representation" or not _is_super(receiver):
+            continue
+        rendered = each.args[0] if len(each.args) == 1 and not each.keywords else None
+        if rendered is None or given is None:
+            continue
+        if any(isinstance(part, ast.Name) and part.id == given for part in ast.walk(rendered)):
+            continue  # the object given, or something read from it
+        found.add(id(receiver))
+        found.update(id(part) for part in ast.walk(receiver) if isinstance(part, ast.Name))
+    return found
 
 
 def _plain_use(root: ast.AST, name: ast.Name) -> bool:
