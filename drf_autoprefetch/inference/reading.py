@@ -203,8 +203,9 @@ def renders_alone(function: Any) -> bool:
             return False
         if isinstance(each, ast.Attribute) and each.attr in ("fields", "_readable_fields"):
             return False
-        mine = isinstance(each, ast.Name) and each.id == me and id(each) not in others
-        if mine and not _plain_use(node, each):
+        if not isinstance(each, ast.Name) or each.id != me or id(each) in others:
+            continue
+        if not _plain_use(node, each):
             return False
     return True
 
