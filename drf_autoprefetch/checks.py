@@ -20,6 +20,7 @@ from drf_autoprefetch.actions import action_serializer
 from drf_autoprefetch.discovery import (
     SerializerClass,
     Target,
+    builds_own_queryset,
     describe_failure,
     discover,
     dotted_path,
@@ -31,7 +32,6 @@ from drf_autoprefetch.discovery import (
 )
 from drf_autoprefetch.drafts import warning_text
 from drf_autoprefetch.exceptions import PlanError
-from drf_autoprefetch.mixins import AutoPrefetchMixin, drf_own
 from drf_autoprefetch.plan import Plan
 from drf_autoprefetch.walk import serializer_model
 
@@ -148,25 +148,11 @@ def _reads_own(target: Target) -> bool:
     return decided
 
 
-def _builds_own_queryset(view: type) -> bool:
-    """Whether a ``get_queryset()`` of the project's (not DRF's, nor the mixin's) builds
-    the queryset of ``view``."""
-    owner = next(
-        (
-            klass
-            for klass in view.__mro__
-            if "get_queryset" in vars(klass) and klass is not AutoPrefetchMixin
-        ),
-        None,
-    )
-    return owner is not None and not drf_own(owner)
-
-
 def _other_rows(view: type, serializer: SerializerClass) -> str | None:
     """Why ``view`` leaves its queryset unoptimized for ``serializer``: its class-level
     queryset holds rows of a model that is not the serializer's (nor a parent or child
     of it); ``None`` where it does not say so."""
-    if _builds_own_queryset(view):
+    if builds_own_queryset(view):
         return None  # the class-level queryset need not hold the rows (pretix's rules)
     rows = getattr(getattr(view, "queryset", None), "model", None)
     model = serializer_model(serializer)

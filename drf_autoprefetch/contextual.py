@@ -18,6 +18,7 @@ conditions: ``self.context.get("k")`` (with a constant default or none),
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -55,8 +56,16 @@ def met(names: Iterable[str], context: Mapping[str, Any] | None) -> frozenset[st
     return frozenset(name for name in names if is_condition(name) and _holds(name, context))
 
 
-def _holds(name: str, context: Mapping[str, Any]) -> bool:
+@functools.lru_cache(maxsize=1024)
+def _parsed(name: str) -> tuple[str, str, bool, bool]:
+    """The parts of a condition (see :func:`condition`), read once per name: the plans
+    applied on every request hold few distinct ones."""
     key, test, default, spares_when = json.loads(name[len(PREFIX) :])
+    return str(key), str(test), bool(default), bool(spares_when)
+
+
+def _holds(name: str, context: Mapping[str, Any]) -> bool:
+    key, test, default, spares_when = _parsed(name)
     try:
         if test == PRESENCE:
             outcome = key in context
@@ -64,7 +73,7 @@ def _holds(name: str, context: Mapping[str, Any]) -> bool:
             outcome = bool(context[key]) if key in context else default
     except Exception:  # a value whose truth cannot be told: the read stays planned
         return False
-    return bool(outcome) == bool(spares_when)
+    return bool(outcome) == spares_when
 
 
 def without_conditions(

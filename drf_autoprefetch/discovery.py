@@ -146,8 +146,14 @@ def queryset_known(target: Target) -> bool:
     view = _view_class(target)
     if view is None or getattr(view, "queryset", None) is None:
         return False
+    return not builds_own_queryset(view) and plain_filtering(view)
+
+
+def builds_own_queryset(view: type) -> bool:
+    """Whether a ``get_queryset()`` of the project's (neither DRF's nor the mixin's)
+    builds the queryset of ``view``: its class-level ``queryset`` need not hold the rows."""
     owner = defining_class(view, "get_queryset")
-    return (owner is AutoPrefetchMixin or drf_own(owner)) and plain_filtering(view)
+    return not (owner is AutoPrefetchMixin or drf_own(owner))
 
 
 def _view_class(target: Target) -> type[GenericAPIView[Any]] | None:
