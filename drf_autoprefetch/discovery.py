@@ -22,7 +22,6 @@ from drf_autoprefetch.exceptions import PlanError
 from drf_autoprefetch.mixins import (
     AutoPrefetchMixin,
     applies_plan,
-    defining_class,
     drf_own,
     plain_filtering,
 )
@@ -151,9 +150,18 @@ def queryset_known(target: Target) -> bool:
 
 def builds_own_queryset(view: type) -> bool:
     """Whether a ``get_queryset()`` of the project's (neither DRF's nor the mixin's)
-    builds the queryset of ``view``: its class-level ``queryset`` need not hold the rows."""
-    owner = defining_class(view, "get_queryset")
-    return not (owner is AutoPrefetchMixin or drf_own(owner))
+    builds the queryset of ``view``: its class-level ``queryset`` need not hold the rows.
+    The mixin put in front of a view class with its own (``class V(AutoPrefetchMixin,
+    TheirViewSet)``) hands over to it."""
+    owner = next(
+        (
+            klass
+            for klass in view.__mro__
+            if "get_queryset" in vars(klass) and klass is not AutoPrefetchMixin
+        ),
+        None,
+    )
+    return owner is not None and not drf_own(owner)
 
 
 def _view_class(target: Target) -> type[GenericAPIView[Any]] | None:

@@ -354,6 +354,18 @@ def test_a_view_building_its_own_queryset_is_no_warning_whatever_its_class_query
 
     assert check_views(view_targets(Rules)) == []
 
+    class TheirRules(viewsets.ReadOnlyModelViewSet):
+        queryset = Person.objects.none()
+        serializer_class = shapes.BookTitleSerializer
+
+        def get_queryset(self):
+            return Book.objects.all()
+
+    class Adopted(AutoPrefetchMixin, TheirRules):
+        """The mixin put in front of a view class of the project's, as an adopter does."""
+
+    assert check_views(view_targets(Adopted)) == []
+
 
 def test_an_action_rendering_rows_of_its_own_is_no_warning():
     """Weblate's ``@action(serializer_class=AnnouncementSerializer)``: the view's
